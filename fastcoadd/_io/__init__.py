@@ -1,0 +1,1 @@
+"""Reading warps and writing coadds; nothing here knows about statistics."""

@@ -1,0 +1,273 @@
+"""Read warp FITS files (SPEC §1) tile by tile, without loading whole planes.
+
+Uncompressed planes are read through a memory map of just the rows a tile needs,
+unmapped as soon as the tile is copied, so mapped pages never pile up in resident
+memory. Tile-compressed planes (``CompImageHDU``) are read by sections, which
+decompresses only the compression tiles a tile overlaps. Either way the caller
+gets native-endian, C-contiguous arrays.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
+from astropy.wcs import WCS, FITSFixedWarning
+
+from ..errors import WarpFormatError
+from ..masks import planes_from_header
+from .handles import HandlePool
+
+PLANES = ("IMAGE", "MASK", "VARIANCE")
+CALIBRATION_KEYS = ("BUNIT", "MAGZERO", "FLUXMAG0")
+_GRANULARITY = mmap.ALLOCATIONGRANULARITY
+
+
+@dataclass(frozen=True)
+class _PlaneLayout:
+    """Where one plane lives in the file and how its stored values become data values."""
+
+    hdu_index: int
+    compressed: bool
+    offset: int  # byte offset of the data (uncompressed planes)
+    disk_dtype: np.dtype  # stored dtype, big-endian (uncompressed planes)
+    bscale: float
+    bzero: float
+    blank: int | None
+
+    @property
+    def value_dtype(self) -> np.dtype:
+        """Native dtype of the values the plane holds once scaled."""
+        if self.bscale == 1.0 and self.bzero == 0.0:
+            return self.disk_dtype.newbyteorder("=")
+        if self.disk_dtype.kind in "iu" and self.bscale == 1.0 and float(self.bzero).is_integer():
+            # the FITS convention for unsigned integers: BZERO = 2**(bits-1)
+            bits = self.disk_dtype.itemsize * 8
+            if self.bzero == 2 ** (bits - 1):
+                return np.dtype(f"u{self.disk_dtype.itemsize}")
+            return np.dtype(np.int64)
+        return np.dtype(np.float64)
+
+
+class FitsWarp:
+    """One warp file, opened for reading tiles.
+
+    Parameters
+    ----------
+    path : str or Path
+        The FITS file.
+    pool : HandlePool
+        Shared pool of open files; the file is opened through it.
+
+    Raises
+    ------
+    WarpFormatError
+        If the file is not a readable warp (see :meth:`_scan`).
+    """
+
+    def __init__(self, path: str | Path, pool: HandlePool) -> None:
+        self.path = Path(path)
+        self.name = str(path)
+        self._pool = pool
+        self._scan()
+
+    # -- opening ---------------------------------------------------------------------------
+    def _open(self) -> tuple[tuple[object, fits.HDUList], object]:
+        try:
+            fileobj = open(self.path, "rb")  # noqa: SIM115 - closed by the pool
+        except IsADirectoryError:
+            raise WarpFormatError("is a directory, not a FITS file", self.path) from None
+        except OSError as error:
+            raise WarpFormatError(f"cannot open: {error.strerror or error}", self.path) from None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)
+                hdul = fits.open(fileobj, mode="readonly", memmap=False, lazy_load_hdus=False)
+        except Exception as error:  # astropy raises OSError, ValueError, IndexError, ... on junk
+            fileobj.close()
+            raise WarpFormatError(f"not a readable FITS file ({_describe(error)})", self.path) from None
+
+        def close() -> None:
+            hdul.close()
+            fileobj.close()
+
+        return (fileobj, hdul), close
+
+    def _handle(self) -> tuple[object, fits.HDUList]:
+        return self._pool.get(self.name, self._open)  # type: ignore[return-value]
+
+    def _scan(self) -> None:
+        """Read headers, find the planes by EXTNAME, check shapes, dtypes and file length."""
+        fileobj, hdul = self._handle()
+        if len(hdul) == 0:
+            raise WarpFormatError("empty FITS file", self.path)
+        primary = hdul[0].header
+        found: dict[str, int] = {}
+        for index, hdu in enumerate(hdul):
+            extname = str(hdu.header.get("EXTNAME", "")).strip().upper()
+            if extname in PLANES and extname not in found:
+                found[extname] = index
+        missing = [plane for plane in PLANES if plane not in found]
+        if missing:
+            raise WarpFormatError(f"missing extension {', '.join(missing)} (looked for EXTNAME)", self.path)
+        file_size = os.fstat(fileobj.fileno()).st_size
+        layouts: dict[str, _PlaneLayout] = {}
+        shape: tuple[int, int] | None = None
+        for plane in PLANES:
+            index = found[plane]
+            hdu = hdul[index]
+            layout, plane_shape = self._layout(plane, index, hdu, hdul, file_size)
+            if shape is None:
+                shape = plane_shape
+            elif plane_shape != shape:
+                raise WarpFormatError(
+                    f"{plane} has shape {plane_shape} but IMAGE has {shape}", self.path)
+            layouts[plane] = layout
+        assert shape is not None
+        self.shape = shape
+        self._layouts = layouts
+        self.image_dtype = layouts["IMAGE"].value_dtype
+        image_header = hdul[found["IMAGE"]].header
+        self.calibration = {key: image_header[key] for key in CALIBRATION_KEYS if key in image_header}
+        self.calibration.update({key: primary[key] for key in CALIBRATION_KEYS if key in primary})
+        visit = primary.get("VISIT")
+        if visit is not None and (isinstance(visit, bool) or not isinstance(visit, (int, np.integer))):
+            raise WarpFormatError(f"VISIT must be an integer, got {visit!r}", self.path)
+        self.visit = None if visit is None else int(visit)
+        self.planes = planes_from_header(hdul[found["MASK"]].header, self.path)
+        self.wcs = _celestial_wcs(image_header) or _celestial_wcs(primary)
+
+    def _layout(
+        self, plane: str, index: int, hdu: fits.hdu.base.ExtensionHDU, hdul: fits.HDUList, file_size: int
+    ) -> tuple[_PlaneLayout, tuple[int, int]]:
+        header = hdu.header
+        compressed = isinstance(hdu, fits.CompImageHDU)
+        if not compressed and not isinstance(hdu, (fits.ImageHDU, fits.PrimaryHDU)):
+            raise WarpFormatError(f"{plane} is a {type(hdu).__name__}, not an image", self.path)
+        if header.get("NAXIS") != 2:
+            raise WarpFormatError(f"{plane} has NAXIS={header.get('NAXIS')}; expected a 2-D image", self.path)
+        plane_shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
+        bitpix = int(header["BITPIX"])
+        if bitpix not in (8, 16, 32, 64, -32, -64):
+            raise WarpFormatError(f"{plane} has unsupported BITPIX {bitpix}", self.path)
+        is_float = bitpix < 0
+        if plane == "MASK" and is_float:
+            raise WarpFormatError(f"MASK has floating-point BITPIX {bitpix}; expected integers", self.path)
+        bscale = float(header.get("BSCALE", 1.0))
+        bzero = float(header.get("BZERO", 0.0))
+        if plane != "MASK" and not is_float and bscale == 1.0 and bzero == 0.0:
+            raise WarpFormatError(f"{plane} has integer BITPIX {bitpix}; expected floating point", self.path)
+        disk_dtype = np.dtype(fits.BITPIX2DTYPE[bitpix]).newbyteorder(">")
+        if bitpix == 8:
+            disk_dtype = np.dtype(np.uint8)
+        blank = header.get("BLANK") if not is_float else None
+        info = hdul.fileinfo(index)
+        offset = int(info["datLoc"])
+        if compressed:
+            needed = offset + max(int(info["datSpan"]) - 2879, 0)
+        else:
+            needed = offset + plane_shape[0] * plane_shape[1] * disk_dtype.itemsize
+        if file_size < needed:
+            raise WarpFormatError(
+                f"truncated: {plane} needs {needed} bytes but the file has {file_size}", self.path)
+        layout = _PlaneLayout(index, compressed, offset, disk_dtype, bscale, bzero,
+                              None if blank is None else int(blank))
+        return layout, plane_shape
+
+    # -- reading ---------------------------------------------------------------------------
+    def plane_dtype(self, plane: str) -> np.dtype:
+        """Native dtype of a plane's values."""
+        return self._layouts[plane].value_dtype
+
+    def read(self, plane: str, rows: slice, cols: slice, out: np.ndarray | None = None) -> np.ndarray:
+        """Read ``plane[rows, cols]`` as a native-endian, C-contiguous array.
+
+        Parameters
+        ----------
+        plane : str
+            ``"IMAGE"``, ``"MASK"`` or ``"VARIANCE"``.
+        rows, cols : slice
+            Tile bounds (step 1).
+        out : ndarray, optional
+            Preallocated destination of the tile's shape; the values are cast into it.
+
+        Raises
+        ------
+        WarpFormatError
+            If the data cannot be read (for instance a corrupt compressed tile).
+        """
+        layout = self._layouts[plane]
+        r0, r1, _ = rows.indices(self.shape[0])
+        c0, c1, _ = cols.indices(self.shape[1])
+        if out is None:
+            out = np.empty((r1 - r0, c1 - c0), dtype=layout.value_dtype)
+        if r1 <= r0 or c1 <= c0:
+            return out
+        fileobj, hdul = self._handle()
+        try:
+            if layout.compressed:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", AstropyWarning)
+                    out[...] = hdul[layout.hdu_index].section[r0:r1, c0:c1]
+            else:
+                self._read_mapped(fileobj.fileno(), layout, r0, r1, c0, c1, out)
+        except WarpFormatError:
+            raise
+        except Exception as error:  # a corrupt compressed tile, an I/O error
+            reason = f"cannot read {plane} rows {r0}:{r1} ({_describe(error)})"
+            raise WarpFormatError(reason, self.path) from None
+        return out
+
+    def _read_mapped(self, fd: int, layout: _PlaneLayout, r0: int, r1: int, c0: int, c1: int,
+                     out: np.ndarray) -> None:
+        nx = self.shape[1]
+        itemsize = layout.disk_dtype.itemsize
+        start = layout.offset + r0 * nx * itemsize
+        length = (r1 - r0) * nx * itemsize
+        aligned = start - start % _GRANULARITY
+        mapped = mmap.mmap(fd, length + (start - aligned), offset=aligned, access=mmap.ACCESS_READ)
+        try:
+            stored = np.frombuffer(mapped, dtype=layout.disk_dtype, count=(r1 - r0) * nx,
+                                   offset=start - aligned).reshape(r1 - r0, nx)[:, c0:c1]
+            if layout.bscale == 1.0 and layout.bzero == 0.0:
+                out[...] = stored
+            elif layout.value_dtype.kind == "u" and layout.disk_dtype.kind == "i":
+                out[...] = stored.view(layout.disk_dtype.newbyteorder(">").str.replace("i", "u"))
+                out ^= np.array(1, dtype=out.dtype) << np.array(itemsize * 8 - 1, dtype=out.dtype)
+            else:
+                values = stored.astype(np.float64) * layout.bscale + layout.bzero
+                if layout.blank is not None:
+                    values[stored == layout.blank] = np.nan
+                out[...] = values
+            del stored
+        finally:
+            mapped.close()
+
+    def close(self) -> None:
+        """Close the file (it is reopened through the pool if read again)."""
+        self._pool.release(self.name)
+
+
+def _celestial_wcs(header: fits.Header) -> WCS | None:
+    """The celestial WCS of a header, or None if it has none."""
+    if not any(key in header for key in ("CTYPE1", "CRVAL1", "CD1_1", "PC1_1")):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(header, naxis=2)
+    except Exception:
+        return None
+    return wcs if wcs.has_celestial else None
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

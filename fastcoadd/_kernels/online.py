@@ -1,0 +1,143 @@
+"""Online weighted MEAN: accumulate warp by warp into float64 running sums (SPEC §5).
+
+The running sums of a tile live in one float64 array ``sums`` of shape
+``(N_SUMS + n_thresholds, ny, nx)`` indexed by the constants below; the last
+entries hold the rejected weight R_b of each threshold plane.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import jit_parallel, prange
+from .maskbits import RULE_BAD, finish_mask, rejection_bits
+from .statistics import debiased_scatter
+
+SUM_W = 0  # Σw over good inputs
+SUM_W2 = 1  # Σw²
+SUM_WX = 2  # Σwx
+SUM_W2V = 3  # Σw²v
+RUNNING_MEAN = 4  # weighted Welford mean
+RUNNING_M2 = 5  # weighted Welford Σw(x-μ)²
+N_SUMS = 6
+
+
+@jit_parallel
+def accumulate_warp(
+    image: np.ndarray,
+    variance: np.ndarray,
+    mask: np.ndarray,
+    scale: float,
+    weight: float,
+    rules: np.ndarray,
+    threshold_bits: np.ndarray,
+    sums: np.ndarray,
+    or_mask: np.ndarray,
+    rejection_flags: np.ndarray,
+    n_good: np.ndarray,
+) -> None:
+    """Add one warp's tile to the running sums.
+
+    A pixel is good when ``x = image * scale`` is finite and ``mask & bad == 0``;
+    then ``Σw += w``, ``Σw² += w²``, ``Σwx += w·x``, ``Σw²v += w²·v·scale²``, the
+    weighted Welford mean and M2 are updated, the mask is OR-ed in and the count
+    grows. Otherwise the input's bad bits are remapped into ``rejection_flags`` and
+    its weight is added to R_b of every threshold plane b it carries.
+
+    Parameters
+    ----------
+    image, variance : ndarray of float, shape (ny, nx)
+        One warp's tile in its own units.
+    mask : ndarray of int32, shape (ny, nx)
+        Its mask in the output plane numbering.
+    scale, weight : float
+        Calibration to nJy and the warp's weight.
+    rules : ndarray of int64
+        Mask rules (see :mod:`.maskbits`).
+    threshold_bits : ndarray of int64, shape (n_thresholds,)
+        Planes with a propagation threshold.
+    sums : ndarray of float64, shape (N_SUMS + n_thresholds, ny, nx)
+        Changed in place: running sums.
+    or_mask, rejection_flags : ndarray of int64, shape (ny, nx)
+        Changed in place: OR of good masks, OR of rejection flags.
+    n_good : ndarray of int32, shape (ny, nx)
+        Changed in place: number of good inputs so far.
+    """
+    ny, nx = image.shape
+    n_thresholds = threshold_bits.shape[0]
+    bad = rules[RULE_BAD]
+    scale2 = scale * scale
+    for y in prange(ny):
+        for x in range(nx):
+            m = np.int64(mask[y, x])
+            value = np.float64(image[y, x]) * scale
+            if math.isfinite(value) and (m & bad) == 0:
+                sums[SUM_WX, y, x] += weight * value
+                sums[SUM_W2, y, x] += weight * weight
+                sums[SUM_W2V, y, x] += weight * weight * (np.float64(variance[y, x]) * scale2)
+                old_sum_w = sums[SUM_W, y, x]
+                new_sum_w = old_sum_w + weight
+                if new_sum_w > 0.0:
+                    delta = value - sums[RUNNING_MEAN, y, x]
+                    sums[RUNNING_MEAN, y, x] += delta * (weight / new_sum_w)
+                    sums[RUNNING_M2, y, x] += weight * delta * (value - sums[RUNNING_MEAN, y, x])
+                sums[SUM_W, y, x] = new_sum_w
+                or_mask[y, x] |= m
+                n_good[y, x] += 1
+            else:
+                rejection_flags[y, x] |= rejection_bits(m & bad, rules)
+                for j in range(n_thresholds):
+                    if m & threshold_bits[j]:
+                        sums[N_SUMS + j, y, x] += weight
+
+
+@jit_parallel
+def finish_online_mean(
+    sums: np.ndarray,
+    or_mask: np.ndarray,
+    rejection_flags: np.ndarray,
+    n_good: np.ndarray,
+    variance_from_scatter: bool,
+    rules: np.ndarray,
+    threshold_bits: np.ndarray,
+    threshold_values: np.ndarray,
+    out_image: np.ndarray,
+    out_variance: np.ndarray,
+    out_mask: np.ndarray,
+    out_nimage: np.ndarray,
+) -> None:
+    """Turn the running sums into the coadd value, variance, mask and NIMAGE of a tile.
+
+    ``μ = Σwx / Σw``; variance ``Σw²v / (Σw)²`` or, from scatter,
+    ``s² · Σw² / (Σw)²`` with the de-biased scatter of SPEC §3.2; the mask by
+    SPEC §3.5. Outputs are changed in place (see :func:`.stack.stack_tile`).
+    """
+    ny, nx = n_good.shape
+    n_thresholds = threshold_bits.shape[0]
+    for y in prange(ny):
+        rejected_weight = np.empty(n_thresholds, dtype=np.float64)
+        for x in range(nx):
+            n = n_good[y, x]
+            sum_w = sums[SUM_W, y, x]
+            if n == 0:
+                mean = np.nan
+                var = np.nan
+            else:
+                mean = sums[SUM_WX, y, x] / sum_w if sum_w != 0.0 else np.nan
+                if sum_w == 0.0:
+                    var = np.nan
+                elif variance_from_scatter:
+                    scatter = debiased_scatter(sum_w, sums[SUM_W2, y, x], sums[RUNNING_M2, y, x])
+                    var = scatter * sums[SUM_W2, y, x] / (sum_w * sum_w)
+                else:
+                    var = sums[SUM_W2V, y, x] / (sum_w * sum_w)
+            for j in range(n_thresholds):
+                rejected_weight[j] = sums[N_SUMS + j, y, x]
+            out_image[y, x] = mean
+            out_variance[y, x] = var
+            out_nimage[y, x] = n
+            out_mask[y, x] = finish_mask(or_mask[y, x], n, False, rejection_flags[y, x], sum_w,
+                                         rejected_weight, threshold_bits, threshold_values,
+                                         var, rules)

@@ -1,0 +1,452 @@
+"""The orchestrator: inputs -> scales and weights -> tile loop -> after-stacking steps -> result.
+
+Warps are read tile by tile; only the tile buffers and the whole-patch output planes
+live in memory, so the footprint is set by the memory budget, not by the number of
+warps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numba
+import numpy as np
+from astropy.wcs import WCS
+
+from . import __version__
+from ._io.coadd_writer import build_hdulist, write_atomic
+from ._io.fits_warp import FitsWarp
+from ._io.handles import HandlePool
+from ._kernels.interpolate import interpolate_rows, replace_nonpositive_variance
+from ._kernels.maskbits import (
+    N_RULES,
+    RULE_BAD,
+    RULE_CLIPPED,
+    RULE_EDGE,
+    RULE_FLAG_REJECTIONS,
+    RULE_INEXACT_PSF,
+    RULE_NO_DATA,
+    RULE_REJECTED,
+    RULE_SENSOR_EDGE,
+    remap_mask_tile,
+)
+from ._kernels.online import N_SUMS, accumulate_warp, finish_online_mean
+from ._kernels.stack import stack_tile
+from ._kernels.statistics import STATISTIC_MEAN, STATISTIC_MEANCLIP, STATISTIC_MEDIAN
+from ._tiling import Tile, iter_tiles, plan_tile_shape
+from .calibration import scale_from_header
+from .config import CoaddConfig
+from .errors import ConfigError, IncompatibleWarpError, NoUsableInputError, OutputError
+from .masks import bit_map, bits_of, is_identity, merge_planes
+from .result import CoaddResult, InputRecord
+from .warp import MemoryWarpSource, Warp, WarpSource
+from .weights import weight_from_variance
+
+log = logging.getLogger(__name__)
+
+_STATISTIC_CODES = {"mean": STATISTIC_MEAN, "meanclip": STATISTIC_MEANCLIP, "median": STATISTIC_MEDIAN}
+#: Relative tolerance when comparing WCS parameters between warps (SPEC §1).
+WCS_RTOL = 1e-9
+#: Rows of a band read at once while computing weights, in pixels.
+_WEIGHT_BAND_PIXELS = 4 * 1024**2
+
+WarpLike = str | os.PathLike | Warp
+
+
+def assemble(
+    warps: Sequence[WarpLike],
+    config: CoaddConfig | None = None,
+    output: str | os.PathLike | None = None,
+    *,
+    scales: Sequence[float] | None = None,
+    weights: Sequence[float] | None = None,
+    zero_points: float | Sequence[float | None] | None = None,
+    overwrite: bool = True,
+) -> CoaddResult:
+    """Combine warps into a coadd.
+
+    Parameters
+    ----------
+    warps : sequence of path or Warp
+        Warp FITS files (SPEC §1) and/or in-memory :class:`~fastcoadd.Warp` objects.
+        They are combined in canonical order: by VISIT (warps without one last), then name.
+    config : CoaddConfig, optional
+        How to combine; SPEC's defaults when omitted.
+    output : path, optional
+        Write the coadd here (SPEC §2), atomically.
+    scales : sequence of float, optional
+        Calibration of each warp (same order as ``warps``) instead of its header's.
+    weights : sequence of float, optional
+        Weight of each warp instead of the inverse clipped-mean variance.
+    zero_points : float or sequence, optional
+        AB zero point for warps whose headers carry no calibration (one for all, or one per warp).
+    overwrite : bool
+        Replace an existing file at ``output``.
+
+    Returns
+    -------
+    CoaddResult
+        The coadd planes, mask planes and the table of inputs.
+
+    Raises
+    ------
+    FastcoaddError
+        A subclass naming the input and the problem: :class:`WarpFormatError`,
+        :class:`IncompatibleWarpError`, :class:`CalibrationError`, :class:`MaskPlaneError`,
+        :class:`NoUsableInputError`, :class:`OutputError` or :class:`ConfigError`.
+    """
+    config = config or CoaddConfig()
+    started = time.perf_counter()
+    if isinstance(warps, (str, os.PathLike, Warp)):
+        warps = [warps]
+    warps = list(warps)
+    if not warps:
+        raise NoUsableInputError("no warps given")
+    scales = _per_warp(scales, len(warps), "scales")
+    weights = _per_warp(weights, len(warps), "weights")
+    if zero_points is None or isinstance(zero_points, (int, float)):
+        zero_points = [zero_points] * len(warps)
+    zero_points = _per_warp(zero_points, len(warps), "zero_points", allow_none=True)
+    output_path = _check_output(output, warps, overwrite)
+    pool = HandlePool()
+    try:
+        with _numba_threads(config.threads):
+            result = _assemble(warps, config, scales, weights, zero_points, pool)
+    finally:
+        pool.close_all()
+    result.stats["wall_seconds"] = time.perf_counter() - started
+    if output_path is not None:
+        write_coadd(result, output_path)
+    return result
+
+
+def write_coadd(result: CoaddResult, path: str | os.PathLike) -> Path:
+    """Write a :class:`CoaddResult` to ``path`` (SPEC §2), atomically."""
+    cards: dict[str, object] = {"FCVERS": __version__, "NINPUTS": result.n_used,
+                                "NSKIPPED": len(result.inputs) - result.n_used}
+    cards.update(result.config.to_header())
+    rows = [record.__dict__ for record in result.inputs]
+    hdulist = build_hdulist(result.image, result.mask, result.variance, result.nimage, result.planes,
+                            rows, cards, result.wcs)
+    return write_atomic(hdulist, path)
+
+
+# -- the steps ---------------------------------------------------------------------------------
+def _assemble(
+    warps: list[WarpLike],
+    config: CoaddConfig,
+    scales: list[float] | None,
+    weights: list[float] | None,
+    zero_points: list[float | None],
+    pool: HandlePool,
+) -> CoaddResult:
+    sources = [_open(warp, index, pool) for index, warp in enumerate(warps)]
+    order = sorted(range(len(sources)), key=lambda i: _canonical_key(sources[i]))
+    sources = [sources[i] for i in order]
+    _warn_duplicate_visits(sources)
+    reference = sources[0]
+    for source in sources[1:]:
+        _check_compatible(reference, source)
+    wcs = next((s.wcs for s in sources if s.wcs is not None), None)
+    warp_scales = [
+        float(scales[i]) if scales is not None else scale_from_header(
+            source.calibration, zero_point=zero_points[i], target_zero_point=config.target_zero_point,
+            path=source.name)
+        for i, source in zip(order, sources, strict=True)
+    ]
+    planes = merge_planes(source.planes for source in sources)
+    records: list[InputRecord] = []
+    used: list[int] = []
+    for position, (i, source) in enumerate(zip(order, sources, strict=True)):
+        if weights is not None:
+            weight, reason = float(weights[i]), ""
+        else:
+            weight, reason = _measure_weight(source, warp_scales[position], config)
+        if reason:
+            log.warning("skipping %s: %s", source.name, reason)
+        else:
+            used.append(position)
+        records.append(InputRecord(source.name, source.visit, warp_scales[position], weight,
+                                   not reason, reason))
+    if not used:
+        raise NoUsableInputError("no usable warp: " + "; ".join(f"{r.file}: {r.reason}" for r in records))
+    stacked = _stack(
+        [sources[p] for p in used],
+        np.array([warp_scales[p] for p in used], dtype=np.float64),
+        np.array([records[p].weight for p in used], dtype=np.float64),
+        planes, config,
+    )
+    image, variance, mask, nimage, tile_shape = stacked
+    if config.interpolate:
+        _interpolate(image, variance, mask, planes)
+    replace_nonpositive_variance(variance)
+    stats = {
+        "tile_shape": tile_shape,
+        "n_inputs": len(records),
+        "n_used": len(used),
+        "pixels_clipped": int(np.count_nonzero(mask & np.int32(1 << planes["CLIPPED"]))),
+        "pixels_no_data": int(np.count_nonzero(nimage == 0)),
+    }
+    return CoaddResult(image, mask, variance, nimage, planes, records, config, wcs, stats)
+
+
+def _measure_weight(source: WarpSource, scale: float, config: CoaddConfig) -> tuple[float, str]:
+    """Weight of one warp (SPEC §4) and the reason to skip it ("" when usable)."""
+    ny, nx = source.shape
+    bad = bits_of(config.bad_planes, source.planes)
+    good_variances = np.empty(ny * nx, dtype=np.float64)
+    n_good = 0
+    n_finite = 0
+    band = max(1, _WEIGHT_BAND_PIXELS // max(nx, 1))
+    for y0 in range(0, ny, band):
+        rows = slice(y0, min(y0 + band, ny))
+        image = source.read("IMAGE", rows, slice(None))
+        mask = source.read("MASK", rows, slice(None))
+        variance = source.read("VARIANCE", rows, slice(None))
+        finite = np.isfinite(image)
+        n_finite += int(np.count_nonzero(finite))
+        good = finite & ((mask & np.array(bad).astype(mask.dtype)) == 0) & ~np.isnan(variance)
+        values = variance[good].astype(np.float64) * (scale * scale)
+        good_variances[n_good:n_good + values.size] = values
+        n_good += values.size
+    if n_finite == 0:
+        return math.nan, "image is all NaN"
+    if n_good == 0:
+        return math.nan, "no good pixel (all masked or without variance)"
+    weight = weight_from_variance(good_variances[:n_good], config.sigma, config.iterations)
+    if not (math.isfinite(weight) and weight > 0):
+        return weight, f"weight {weight!r} is not finite and positive"
+    return weight, ""
+
+
+def _stack(
+    sources: list[WarpSource],
+    scales: np.ndarray,
+    weights: np.ndarray,
+    planes: dict[str, int],
+    config: CoaddConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """Run the tile loop and return (image, variance, mask, nimage, tile shape)."""
+    shape = sources[0].shape
+    n = len(sources)
+    rules = _mask_rules(planes, config)
+    threshold_bits = np.array([1 << planes[name] for name, _ in config.propagation_thresholds
+                               if name in planes], dtype=np.int64)
+    threshold_values = np.array([value for name, value in config.propagation_thresholds
+                                 if name in planes], dtype=np.float64)
+    n_thresholds = threshold_bits.size
+    float_dtype = np.result_type(np.float32, *[s.image_dtype for s in sources],
+                                 *[_plane_dtype(s, "VARIANCE") for s in sources])
+    online = config.statistic == "mean" and config.online_mean
+    fsize = float_dtype.itemsize
+    mask_tables = [bit_map(source.planes, planes) for source in sources]
+    identity = [is_identity(table, source.planes) for table, source in zip(mask_tables, sources, strict=True)]
+    declared = [bits_of(source.planes, source.planes) for source in sources]
+    raw_mask_bytes = max(_plane_dtype(s, "MASK").itemsize for s in sources)
+    if online:
+        bytes_per_pixel = (N_SUMS + n_thresholds) * 8 + 8 + 8 + 4 + 2 * fsize + 4 + raw_mask_bytes
+    else:
+        bytes_per_pixel = n * (2 * fsize + 4) + raw_mask_bytes + 2 * 8
+    tile_shape = config.tile_shape or plan_tile_shape(shape, bytes_per_pixel, config.memory_budget)
+    tile_pixels = tile_shape[0] * tile_shape[1]
+    log.debug("tile shape %s for %d inputs (%d bytes per pixel)", tile_shape, n, bytes_per_pixel)
+
+    out_image = np.empty(shape, dtype=np.float32)
+    out_variance = np.empty(shape, dtype=np.float32)
+    out_mask = np.empty(shape, dtype=np.int32)
+    out_nimage = np.empty(shape, dtype=np.int32)
+    statistic = _STATISTIC_CODES[config.statistic]
+
+    def read_tile(i: int, tile: Tile, image: np.ndarray, variance: np.ndarray, mask: np.ndarray) -> None:
+        source = sources[i]
+        source.read("IMAGE", tile.rows, tile.cols, out=image)
+        source.read("VARIANCE", tile.rows, tile.cols, out=variance)
+        raw_mask = source.read("MASK", tile.rows, tile.cols)
+        if identity[i]:
+            np.bitwise_and(raw_mask, declared[i], out=mask, casting="unsafe")
+        else:
+            remap_mask_tile(raw_mask, mask_tables[i], mask)
+
+    if online:
+        sums_buffer = np.empty((N_SUMS + n_thresholds) * tile_pixels, dtype=np.float64)
+        image_buffer = np.empty(tile_pixels, dtype=float_dtype)
+        variance_buffer = np.empty(tile_pixels, dtype=float_dtype)
+        mask_buffer = np.empty(tile_pixels, dtype=np.int32)
+        or_buffer = np.empty(tile_pixels, dtype=np.int64)
+        flags_buffer = np.empty(tile_pixels, dtype=np.int64)
+        count_buffer = np.empty(tile_pixels, dtype=np.int32)
+        for tile in iter_tiles(shape, tile_shape):
+            h, w = tile.shape
+            sums = _view(sums_buffer, (N_SUMS + n_thresholds, h, w))
+            sums[...] = 0.0
+            or_mask = _view(or_buffer, (h, w))
+            flags = _view(flags_buffer, (h, w))
+            count = _view(count_buffer, (h, w))
+            or_mask[...] = 0
+            flags[...] = 0
+            count[...] = 0
+            image, variance, mask = (_view(image_buffer, (h, w)), _view(variance_buffer, (h, w)),
+                                     _view(mask_buffer, (h, w)))
+            for i in range(n):
+                read_tile(i, tile, image, variance, mask)
+                accumulate_warp(image, variance, mask, scales[i], weights[i], rules, threshold_bits,
+                                sums, or_mask, flags, count)
+            finish_online_mean(sums, or_mask, flags, count, config.variance_from_scatter, rules,
+                               threshold_bits, threshold_values, out_image[tile.rows, tile.cols],
+                               out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
+                               out_nimage[tile.rows, tile.cols])
+    else:
+        image_buffer = np.empty(n * tile_pixels, dtype=float_dtype)
+        variance_buffer = np.empty(n * tile_pixels, dtype=float_dtype)
+        mask_buffer = np.empty(n * tile_pixels, dtype=np.int32)
+        for tile in iter_tiles(shape, tile_shape):
+            h, w = tile.shape
+            image = _view(image_buffer, (n, h, w))
+            variance = _view(variance_buffer, (n, h, w))
+            mask = _view(mask_buffer, (n, h, w))
+            for i in range(n):
+                read_tile(i, tile, image[i], variance[i], mask[i])
+            stack_tile(image, variance, mask, scales, weights, statistic, config.sigma, config.iterations,
+                       config.variance_from_scatter, rules, threshold_bits, threshold_values,
+                       out_image[tile.rows, tile.cols], out_variance[tile.rows, tile.cols],
+                       out_mask[tile.rows, tile.cols], out_nimage[tile.rows, tile.cols])
+    return out_image, out_variance, out_mask, out_nimage, tile_shape
+
+
+def _interpolate(image: np.ndarray, variance: np.ndarray, mask: np.ndarray, planes: dict[str, int]) -> None:
+    """Fill NO_DATA pixels along rows (SPEC §3.6); fallback: median of finite pixels, at least 0."""
+    finite_image = image[np.isfinite(image)]
+    finite_variance = variance[np.isfinite(variance)]
+    fallback_image = max(float(np.median(finite_image)), 0.0) if finite_image.size else 0.0
+    fallback_variance = max(float(np.median(finite_variance)), 0.0) if finite_variance.size else 0.0
+    interpolate_rows(image, variance, mask, 1 << planes["NO_DATA"], 1 << planes["INTRP"],
+                     fallback_image, fallback_variance)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _open(warp: WarpLike, index: int, pool: HandlePool) -> WarpSource:
+    if isinstance(warp, Warp):
+        return MemoryWarpSource(warp, index)
+    if isinstance(warp, (str, os.PathLike)):
+        return FitsWarp(warp, pool)
+    raise ConfigError(f"warp {index} is a {type(warp).__name__}; expected a path or a fastcoadd.Warp")
+
+
+def _canonical_key(source: WarpSource) -> tuple[bool, int, str]:
+    return (source.visit is None, source.visit if source.visit is not None else 0, source.name)
+
+
+def _warn_duplicate_visits(sources: list[WarpSource]) -> None:
+    seen: dict[int, str] = {}
+    for source in sources:
+        if source.visit is None:
+            continue
+        if source.visit in seen:
+            log.warning("VISIT %d appears in both %s and %s", source.visit, seen[source.visit], source.name)
+        seen.setdefault(source.visit, source.name)
+
+
+def _check_compatible(reference: WarpSource, source: WarpSource) -> None:
+    """Raise IncompatibleWarpError if ``source`` has another shape or WCS than ``reference``."""
+    if source.shape != reference.shape:
+        raise IncompatibleWarpError(
+            f"shape {source.shape} differs from {reference.shape} of {reference.name}", source.name)
+    if reference.wcs is None or source.wcs is None:
+        return
+    difference = wcs_difference(reference.wcs, source.wcs)
+    if difference:
+        raise IncompatibleWarpError(f"WCS differs from {reference.name}: {difference}", source.name)
+
+
+def wcs_difference(a: WCS, b: WCS, rtol: float = WCS_RTOL) -> str:
+    """Describe how two celestial WCS differ beyond ``rtol`` (CTYPE, CRPIX, CRVAL, CD); "" if they agree."""
+    if list(a.wcs.ctype) != list(b.wcs.ctype):
+        return f"CTYPE {list(b.wcs.ctype)} vs {list(a.wcs.ctype)}"
+    quantities = {"CRPIX": (a.wcs.crpix, b.wcs.crpix), "CRVAL": (a.wcs.crval, b.wcs.crval),
+                  "CD": (a.pixel_scale_matrix, b.pixel_scale_matrix)}
+    for name, (expected, got) in quantities.items():
+        expected = np.asarray(expected, dtype=np.float64)
+        got = np.asarray(got, dtype=np.float64)
+        tolerance = rtol * max(float(np.max(np.abs(expected))), np.finfo(np.float64).tiny)
+        if expected.shape != got.shape or np.any(np.abs(got - expected) > tolerance):
+            return f"{name} {got.tolist()} vs {expected.tolist()}"
+    return ""
+
+
+def _mask_rules(planes: dict[str, int], config: CoaddConfig) -> np.ndarray:
+    rules = np.zeros(N_RULES, dtype=np.int64)
+    rules[RULE_BAD] = bits_of(config.bad_planes, planes)
+    for index, name in ((RULE_NO_DATA, "NO_DATA"), (RULE_EDGE, "EDGE"), (RULE_CLIPPED, "CLIPPED"),
+                        (RULE_REJECTED, "REJECTED"), (RULE_SENSOR_EDGE, "SENSOR_EDGE"),
+                        (RULE_INEXACT_PSF, "INEXACT_PSF")):
+        rules[index] = bits_of([name], planes)
+    rules[RULE_FLAG_REJECTIONS] = int(config.flag_rejections)
+    return rules
+
+
+def _plane_dtype(source: WarpSource, plane: str) -> np.dtype:
+    return source.plane_dtype(plane)  # type: ignore[attr-defined]
+
+
+def _view(buffer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A C-contiguous view of the start of a flat buffer with the given shape."""
+    return buffer[: math.prod(shape)].reshape(shape)
+
+
+def _per_warp(values: object, n: int, what: str, allow_none: bool = False) -> list | None:
+    if values is None:
+        return None
+    values = list(values)  # type: ignore[call-overload]
+    if len(values) != n:
+        raise ConfigError(f"{what} has {len(values)} entries for {n} warps")
+    for value in values:
+        if value is None and allow_none:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(value) or value < 0 or (what == "scales" and value == 0):
+            raise ConfigError(f"{what} must be finite and non-negative numbers, got {value!r}")
+    return values
+
+
+def _check_output(output: object, warps: list[WarpLike], overwrite: bool) -> Path | None:
+    if output is None:
+        return None
+    path = Path(output)  # type: ignore[arg-type]
+    if not path.parent.is_dir():
+        raise OutputError(f"folder {path.parent} does not exist", path)
+    if path.is_dir():
+        raise OutputError("is a directory", path)
+    if path.exists() and not overwrite:
+        raise OutputError("exists (pass overwrite to replace it)", path)
+    if not os.access(path.parent, os.W_OK):
+        raise OutputError(f"folder {path.parent} is not writable", path)
+    resolved = path.resolve()
+    for warp in warps:
+        if isinstance(warp, (str, os.PathLike)) and Path(warp).resolve() == resolved:
+            raise OutputError("is also an input warp", path)
+    return path
+
+
+@contextlib.contextmanager
+def _numba_threads(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    available = numba.config.NUMBA_NUM_THREADS
+    if threads > available:
+        log.warning("%d threads asked for, %d available; using %d", threads, available, available)
+    numba.set_num_threads(min(threads, available))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+__all__ = ["assemble", "wcs_difference", "write_coadd"]
