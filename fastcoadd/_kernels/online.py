@@ -17,11 +17,10 @@ from .statistics import debiased_scatter
 
 SUM_W = 0  # Σw over good inputs
 SUM_W2 = 1  # Σw²
-SUM_WX = 2  # Σwx
-SUM_W2V = 3  # Σw²v
-RUNNING_MEAN = 4  # weighted Welford mean
-RUNNING_M2 = 5  # weighted Welford Σw(x-μ)²
-N_SUMS = 6
+SUM_W2V = 2  # Σw²v
+RUNNING_MEAN = 3  # weighted Welford mean, Σwx / Σw
+RUNNING_M2 = 4  # weighted Welford Σw(x-μ)²
+N_SUMS = 5
 
 
 @jit_parallel
@@ -41,8 +40,9 @@ def accumulate_warp(
     """Add one warp's tile to the running sums.
 
     A pixel is good when ``x = image * scale`` is finite and ``mask & bad == 0``;
-    then ``Σw += w``, ``Σw² += w²``, ``Σwx += w·x``, ``Σw²v += w²·v·scale²``, the
-    weighted Welford mean and M2 are updated, the mask is OR-ed in and the count
+    then ``Σw += w``, ``Σw² += w²``, ``Σw²v += w²·v·scale²``, and the weighted
+    Welford mean and M2 are updated (the same update, in the same order, as the
+    tiled kernel, so both give identical bits), the mask is OR-ed in and the count
     grows. Otherwise the input's bad bits are remapped into ``rejection_flags`` and
     its weight is added to R_b of every threshold plane b it carries.
 
@@ -74,7 +74,6 @@ def accumulate_warp(
             m = np.int64(mask[y, x])
             value = np.float64(image[y, x]) * scale
             if math.isfinite(value) and (m & bad) == 0:
-                sums[SUM_WX, y, x] += weight * value
                 sums[SUM_W2, y, x] += weight * weight
                 sums[SUM_W2V, y, x] += weight * weight * (np.float64(variance[y, x]) * scale2)
                 old_sum_w = sums[SUM_W, y, x]
@@ -125,7 +124,7 @@ def finish_online_mean(
                 mean = np.nan
                 var = np.nan
             else:
-                mean = sums[SUM_WX, y, x] / sum_w if sum_w != 0.0 else np.nan
+                mean = sums[RUNNING_MEAN, y, x] if sum_w != 0.0 else np.nan
                 if sum_w == 0.0:
                     var = np.nan
                 elif variance_from_scatter:

@@ -102,7 +102,9 @@ def weighted_pass(
         The keep interval; if either is NaN nothing is kept.
     result : ndarray of float64, shape (5,)
         Changed in place: ``[mean, scatter s², Σw, Σw², Σw²v]`` of the kept inputs.
-        ``mean = Σwx / Σw``; ``s²`` from a weighted Welford update (West 1979).
+        The mean ``Σwx / Σw`` and ``M2 = Σw(x - mean)²`` come from a weighted Welford
+        update (West 1979): it gives identical inputs back exactly, so a later pass
+        centred on the mean with a zero half-width still keeps them.
 
     Returns
     -------
@@ -111,7 +113,6 @@ def weighted_pass(
     """
     sum_w = 0.0
     sum_w2 = 0.0
-    sum_wx = 0.0
     sum_w2v = 0.0
     running_mean = 0.0
     m2 = 0.0
@@ -122,7 +123,6 @@ def weighted_pass(
             if abs(x - center) <= half_width:
                 w = weights[i]
                 kept += 1
-                sum_wx += w * x
                 sum_w2 += w * w
                 sum_w2v += w * w * variances[i]
                 new_sum_w = sum_w + w
@@ -131,7 +131,7 @@ def weighted_pass(
                     running_mean += delta * (w / new_sum_w)
                     m2 += w * delta * (x - running_mean)
                 sum_w = new_sum_w
-    result[0] = sum_wx / sum_w if sum_w != 0.0 else np.nan
+    result[0] = running_mean if sum_w != 0.0 else np.nan
     result[1] = debiased_scatter(sum_w, sum_w2, m2) if kept > 0 else np.nan
     result[2] = sum_w
     result[3] = sum_w2
