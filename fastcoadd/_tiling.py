@@ -9,6 +9,8 @@ from dataclasses import dataclass
 OUTPUT_BYTES_PER_PIXEL = 16
 #: Smallest share of the budget left to tiles, whatever the outputs take.
 _MIN_TILE_BYTES = 16 * 1024**2
+#: Tile buffers beyond this size only cost page faults and cache misses, not speed.
+WORKING_SET_BYTES = 128 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,13 @@ class Tile:
         return (self.y1 - self.y0, self.x1 - self.x0)
 
 
-def plan_tile_shape(shape: tuple[int, int], bytes_per_pixel: int, budget: int) -> tuple[int, int]:
+def plan_tile_shape(shape: tuple[int, int], bytes_per_pixel: int, budget: int,
+                    working_set: int = WORKING_SET_BYTES) -> tuple[int, int]:
     """Largest tile shape whose buffers fit in ``budget`` after the whole-patch outputs.
 
     Tiles span full rows when at least one row fits (contiguous reads); otherwise they
-    are one row high and as wide as fits.
+    are one row high and as wide as fits. Buffers never exceed ``working_set`` bytes
+    (larger tiles are no faster), unless one row needs more.
 
     Parameters
     ----------
@@ -50,9 +54,11 @@ def plan_tile_shape(shape: tuple[int, int], bytes_per_pixel: int, budget: int) -
         Bytes of tile buffers per pixel of a tile (all inputs together).
     budget : int
         Memory budget in bytes.
+    working_set : int
+        Upper bound of the tile buffers in bytes.
     """
     ny, nx = shape
-    available = max(budget - OUTPUT_BYTES_PER_PIXEL * ny * nx, _MIN_TILE_BYTES)
+    available = min(max(budget - OUTPUT_BYTES_PER_PIXEL * ny * nx, _MIN_TILE_BYTES), working_set)
     pixels = max(available // max(bytes_per_pixel, 1), 1)
     if pixels >= nx:
         return (int(min(ny, pixels // nx)), nx)

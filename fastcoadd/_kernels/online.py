@@ -13,14 +13,15 @@ import numpy as np
 
 from ._jit import jit_parallel, prange
 from .maskbits import RULE_BAD, finish_mask, rejection_bits
-from .statistics import debiased_scatter
+from .statistics import finish_sums, pass_variance
 
 SUM_W = 0  # Σw over good inputs
 SUM_W2 = 1  # Σw²
 SUM_W2V = 2  # Σw²v
-RUNNING_MEAN = 3  # weighted Welford mean, Σwx / Σw
-RUNNING_M2 = 4  # weighted Welford Σw(x-μ)²
-N_SUMS = 5
+SHIFT = 3  # the first good value, subtracted before the two sums below
+SUM_WD = 4  # Σw(x - shift)
+SUM_WD2 = 5  # Σw(x - shift)²
+N_SUMS = 6
 
 
 @jit_parallel
@@ -40,11 +41,12 @@ def accumulate_warp(
     """Add one warp's tile to the running sums.
 
     A pixel is good when ``x = image * scale`` is finite and ``mask & bad == 0``;
-    then ``Σw += w``, ``Σw² += w²``, ``Σw²v += w²·v·scale²``, and the weighted
-    Welford mean and M2 are updated (the same update, in the same order, as the
-    tiled kernel, so both give identical bits), the mask is OR-ed in and the count
-    grows. Otherwise the input's bad bits are remapped into ``rejection_flags`` and
-    its weight is added to R_b of every threshold plane b it carries.
+    then ``Σw += w``, ``Σw² += w²``, ``Σw²v += w²·v·scale²``, ``Σwd += w·d`` and
+    ``Σwd² += w·d²`` with ``d = x - shift`` (the shift is the first good value; the
+    same sums, in the same order, as the tiled kernel, so both give identical bits),
+    the mask is OR-ed in and the count grows. Otherwise the input's bad bits are
+    remapped into ``rejection_flags`` and its weight is added to R_b of every
+    threshold plane b it carries.
 
     Parameters
     ----------
@@ -74,15 +76,14 @@ def accumulate_warp(
             m = np.int64(mask[y, x])
             value = np.float64(image[y, x]) * scale
             if math.isfinite(value) and (m & bad) == 0:
+                if n_good[y, x] == 0:
+                    sums[SHIFT, y, x] = value
+                d = value - sums[SHIFT, y, x]
+                sums[SUM_W, y, x] += weight
                 sums[SUM_W2, y, x] += weight * weight
                 sums[SUM_W2V, y, x] += weight * weight * (np.float64(variance[y, x]) * scale2)
-                old_sum_w = sums[SUM_W, y, x]
-                new_sum_w = old_sum_w + weight
-                if new_sum_w > 0.0:
-                    delta = value - sums[RUNNING_MEAN, y, x]
-                    sums[RUNNING_MEAN, y, x] += delta * (weight / new_sum_w)
-                    sums[RUNNING_M2, y, x] += weight * delta * (value - sums[RUNNING_MEAN, y, x])
-                sums[SUM_W, y, x] = new_sum_w
+                sums[SUM_WD, y, x] += weight * d
+                sums[SUM_WD2, y, x] += weight * d * d
                 or_mask[y, x] |= m
                 n_good[y, x] += 1
             else:
@@ -110,28 +111,27 @@ def finish_online_mean(
     """Turn the running sums into the coadd value, variance, mask and NIMAGE of a tile.
 
     ``μ = Σwx / Σw``; variance ``Σw²v / (Σw)²`` or, from scatter,
-    ``s² · Σw² / (Σw)²`` with the de-biased scatter of SPEC §3.2; the mask by
+    ``s² · Σw² / (Σw)²`` with the de-biased scatter of SPEC §3.2 (computed by
+    :func:`.statistics.finish_sums`, as in the tiled kernel); the mask by
     SPEC §3.5. Outputs are changed in place (see :func:`.stack.stack_tile`).
     """
     ny, nx = n_good.shape
     n_thresholds = threshold_bits.shape[0]
     for y in prange(ny):
         rejected_weight = np.empty(n_thresholds, dtype=np.float64)
+        result = np.empty(5, dtype=np.float64)
         for x in range(nx):
             n = n_good[y, x]
-            sum_w = sums[SUM_W, y, x]
             if n == 0:
                 mean = np.nan
                 var = np.nan
+                sum_w = 0.0
             else:
-                mean = sums[RUNNING_MEAN, y, x] if sum_w != 0.0 else np.nan
-                if sum_w == 0.0:
-                    var = np.nan
-                elif variance_from_scatter:
-                    scatter = debiased_scatter(sum_w, sums[SUM_W2, y, x], sums[RUNNING_M2, y, x])
-                    var = scatter * sums[SUM_W2, y, x] / (sum_w * sum_w)
-                else:
-                    var = sums[SUM_W2V, y, x] / (sum_w * sum_w)
+                finish_sums(sums[SUM_W, y, x], sums[SUM_W2, y, x], sums[SUM_W2V, y, x], sums[SHIFT, y, x],
+                            sums[SUM_WD, y, x], sums[SUM_WD2, y, x], n, result)
+                mean = result[0]
+                var = pass_variance(result, variance_from_scatter)
+                sum_w = result[2]
             for j in range(n_thresholds):
                 rejected_weight[j] = sums[N_SUMS + j, y, x]
             out_image[y, x] = mean

@@ -19,6 +19,8 @@ from .statistics import (
 )
 
 _HALF_PI = math.pi / 2.0
+#: Columns gathered at once, so a block's buffers stay in the fast caches.
+_COLUMN_BLOCK = 256
 
 
 @jit_parallel
@@ -50,9 +52,9 @@ def stack_tile(
       and IQR of G, then MEAN over the last kept set;
     - MEDIAN: the unweighted median of G, variance as MEAN × π/2.
 
-    Variances are ``variance[i] * scales[i]**2``. Rows run in parallel; each output
-    pixel depends only on its own inputs, so the result is independent of tiling and
-    thread count.
+    Variances are ``variance[i] * scales[i]**2``. Chunks of rows run in parallel; each
+    output pixel depends only on its own inputs, summed in input order, so the result
+    is independent of tiling and thread count.
 
     Parameters
     ----------
@@ -82,59 +84,83 @@ def stack_tile(
     n_inputs, ny, nx = image.shape
     n_thresholds = threshold_bits.shape[0]
     bad = rules[RULE_BAD]
-    for y in prange(ny):
-        values = np.empty(n_inputs, dtype=np.float64)
-        good_weights = np.empty(n_inputs, dtype=np.float64)
-        good_variances = np.empty(n_inputs, dtype=np.float64)
+    # Rows are split into chunks; each chunk owns its buffers (no shared writes). The
+    # inputs of a block of a row are first copied input by input (streaming through
+    # memory), then each pixel's short stack is combined from a contiguous buffer.
+    n_chunks = min(ny, 64)
+    block = min(nx, _COLUMN_BLOCK)
+    for chunk in prange(n_chunks):
+        values = np.empty((block, n_inputs), dtype=np.float64)
+        good_weights = np.empty((block, n_inputs), dtype=np.float64)
+        good_variances = np.empty((block, n_inputs), dtype=np.float64)
+        counts = np.empty(block, dtype=np.int64)
+        or_masks = np.empty(block, dtype=np.int64)
+        rejection_flags = np.empty(block, dtype=np.int64)
+        good_weight = np.empty(block, dtype=np.float64)
+        rejected_weight = np.empty((block, n_thresholds), dtype=np.float64)
         ordered = np.empty(n_inputs, dtype=np.float64)
-        rejected_weight = np.empty(n_thresholds, dtype=np.float64)
         result = np.empty(5, dtype=np.float64)
-        for x in range(nx):
-            n = 0
-            or_mask = np.int64(0)
-            rejection_flags = np.int64(0)
-            good_weight = 0.0
-            rejected_weight[:] = 0.0
+        n_blocks = (nx + block - 1) // block
+        first = (chunk * ny // n_chunks) * n_blocks
+        last = ((chunk + 1) * ny // n_chunks) * n_blocks
+        for row_block in range(first, last):  # (row, column block) pairs of this chunk
+            y = row_block // n_blocks
+            x0 = (row_block % n_blocks) * block
+            width = min(block, nx - x0)
+            counts[:] = 0
+            or_masks[:] = 0
+            rejection_flags[:] = 0
+            good_weight[:] = 0.0
+            rejected_weight[:, :] = 0.0
             for i in range(n_inputs):
-                m = np.int64(mask[i, y, x])
-                value = np.float64(image[i, y, x]) * scales[i]
-                if math.isfinite(value) and (m & bad) == 0:
-                    values[n] = value
-                    good_weights[n] = weights[i]
-                    good_variances[n] = np.float64(variance[i, y, x]) * (scales[i] * scales[i])
-                    or_mask |= m
-                    good_weight += weights[i]
-                    n += 1
-                else:
-                    rejection_flags |= rejection_bits(m & bad, rules)
-                    for j in range(n_thresholds):
-                        if m & threshold_bits[j]:
-                            rejected_weight[j] += weights[i]
-            kept = n
-            if n == 0:
-                mean = np.nan
-                var = np.nan
-            elif statistic == STATISTIC_MEANCLIP:
-                ordered[:n] = values[:n]
-                sort_prefix(ordered, n)
-                median = quantile_sorted(ordered, n, 0.5)
-                iqr = quantile_sorted(ordered, n, 0.75) - quantile_sorted(ordered, n, 0.25)
-                kept = clip_passes(values, good_weights, good_variances, n, median, iqr,
-                                   sigma, iterations, result)
-                mean = result[0]
-                var = pass_variance(result, variance_from_scatter)
-            else:
-                weighted_pass(values, good_weights, good_variances, n, 0.0, np.inf, result)
-                mean = result[0]
-                var = pass_variance(result, variance_from_scatter)
-                if statistic == STATISTIC_MEDIAN:
-                    ordered[:n] = values[:n]
+                scale = scales[i]
+                scale2 = scale * scale
+                weight = weights[i]
+                for x in range(width):
+                    m = np.int64(mask[i, y, x0 + x])
+                    value = np.float64(image[i, y, x0 + x]) * scale
+                    if math.isfinite(value) and (m & bad) == 0:
+                        k = counts[x]
+                        values[x, k] = value
+                        good_weights[x, k] = weight
+                        good_variances[x, k] = np.float64(variance[i, y, x0 + x]) * scale2
+                        counts[x] = k + 1
+                        or_masks[x] |= m
+                        good_weight[x] += weight
+                    else:
+                        rejection_flags[x] |= rejection_bits(m & bad, rules)
+                        for j in range(n_thresholds):
+                            if m & threshold_bits[j]:
+                                rejected_weight[x, j] += weight
+            for x in range(width):
+                n = counts[x]
+                pixel_values = values[x]
+                kept = n
+                if n == 0:
+                    mean = np.nan
+                    var = np.nan
+                elif statistic == STATISTIC_MEANCLIP:
+                    ordered[:n] = pixel_values[:n]
                     sort_prefix(ordered, n)
-                    mean = quantile_sorted(ordered, n, 0.5)
-                    var = var * _HALF_PI
-            out_image[y, x] = mean
-            out_variance[y, x] = var
-            out_nimage[y, x] = n
-            out_mask[y, x] = finish_mask(or_mask, n, kept < n, rejection_flags, good_weight,
-                                         rejected_weight, threshold_bits, threshold_values,
-                                         var, rules)
+                    median = quantile_sorted(ordered, n, 0.5)
+                    iqr = quantile_sorted(ordered, n, 0.75) - quantile_sorted(ordered, n, 0.25)
+                    kept = clip_passes(pixel_values, good_weights[x], good_variances[x], n, 1.0, median,
+                                       iqr, sigma, iterations, result)
+                    mean = result[0]
+                    var = pass_variance(result, variance_from_scatter)
+                else:
+                    weighted_pass(pixel_values, good_weights[x], good_variances[x], n, 1.0, 0.0, np.inf,
+                                  result)
+                    mean = result[0]
+                    var = pass_variance(result, variance_from_scatter)
+                    if statistic == STATISTIC_MEDIAN:
+                        ordered[:n] = pixel_values[:n]
+                        sort_prefix(ordered, n)
+                        mean = quantile_sorted(ordered, n, 0.5)
+                        var = var * _HALF_PI
+                out_image[y, x0 + x] = mean
+                out_variance[y, x0 + x] = var
+                out_nimage[y, x0 + x] = n
+                out_mask[y, x0 + x] = finish_mask(or_masks[x], n, kept < n, rejection_flags[x],
+                                                  good_weight[x], rejected_weight[x], threshold_bits,
+                                                  threshold_values, var, rules)
