@@ -11,8 +11,10 @@ import contextlib
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba
@@ -37,6 +39,7 @@ from ._kernels.maskbits import (
     remap_mask_tile,
 )
 from ._kernels.online import N_SUMS, accumulate_warp, finish_online_mean
+from ._kernels.selection import gather_good_values
 from ._kernels.stack import stack_tile
 from ._kernels.statistics import STATISTIC_MEAN, STATISTIC_MEANCLIP, STATISTIC_MEDIAN
 from ._tiling import Tile, iter_tiles, plan_tile_shape
@@ -161,13 +164,14 @@ def _assemble(
         for i, source in zip(order, sources, strict=True)
     ]
     planes = merge_planes(source.planes for source in sources)
+    if weights is not None:
+        measured = [(float(weights[i]), "") for i in order]
+    else:
+        measured = _measure_weights(sources, warp_scales, config)
     records: list[InputRecord] = []
     used: list[int] = []
-    for position, (i, source) in enumerate(zip(order, sources, strict=True)):
-        if weights is not None:
-            weight, reason = float(weights[i]), ""
-        else:
-            weight, reason = _measure_weight(source, warp_scales[position], config)
+    for position, (weight, reason) in enumerate(measured):
+        source = sources[position]
         if reason:
             log.warning("skipping %s: %s", source.name, reason)
         else:
@@ -196,30 +200,64 @@ def _assemble(
     return CoaddResult(image, mask, variance, nimage, planes, records, config, wcs, stats)
 
 
-def _measure_weight(source: WarpSource, scale: float, config: CoaddConfig) -> tuple[float, str]:
+def _measure_weights(sources: list[WarpSource], scales: list[float], config: CoaddConfig
+                     ) -> list[tuple[float, str]]:
+    """Weights of all warps (SPEC §4), measured concurrently, each with the reason to skip it."""
+    workers = min(len(sources), config.threads or numba.get_num_threads())
+    if workers <= 1:
+        buffers = _WeightBuffers()
+        return [_measure_weight(s, scale, config, buffers) for s, scale in zip(sources, scales, strict=True)]
+    local = threading.local()
+
+    def measure(index: int) -> tuple[float, str]:
+        if not hasattr(local, "buffers"):
+            local.buffers = _WeightBuffers()
+        return _measure_weight(sources[index], scales[index], config, local.buffers)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(measure, range(len(sources))))
+
+
+class _WeightBuffers:
+    """Per-thread buffers reused from warp to warp (fresh allocations would page-fault every time)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, np.dtype], np.ndarray] = {}
+
+    def get(self, name: str, size: int, dtype: np.dtype) -> np.ndarray:
+        key = (name, np.dtype(dtype))
+        array = self.arrays.get(key)
+        if array is None or array.size < size:
+            array = self.arrays[key] = np.empty(size, dtype=dtype)
+        return array
+
+
+def _measure_weight(source: WarpSource, scale: float, config: CoaddConfig, buffers: _WeightBuffers
+                    ) -> tuple[float, str]:
     """Weight of one warp (SPEC §4) and the reason to skip it ("" when usable)."""
     ny, nx = source.shape
     bad = bits_of(config.bad_planes, source.planes)
-    good_variances = np.empty(ny * nx, dtype=np.float64)
+    variance_dtype = _plane_dtype(source, "VARIANCE")
+    good_variances = buffers.get("good", ny * nx, variance_dtype)
     n_good = 0
     n_finite = 0
-    band = max(1, _WEIGHT_BAND_PIXELS // max(nx, 1))
+    band = max(1, min(ny, _WEIGHT_BAND_PIXELS // max(nx, 1)))
     for y0 in range(0, ny, band):
         rows = slice(y0, min(y0 + band, ny))
-        image = source.read("IMAGE", rows, slice(None))
-        mask = source.read("MASK", rows, slice(None))
-        variance = source.read("VARIANCE", rows, slice(None))
-        finite = np.isfinite(image)
-        n_finite += int(np.count_nonzero(finite))
-        good = finite & ((mask & np.array(bad).astype(mask.dtype)) == 0) & ~np.isnan(variance)
-        values = variance[good].astype(np.float64) * (scale * scale)
-        good_variances[n_good:n_good + values.size] = values
-        n_good += values.size
+        shape = (rows.stop - rows.start, nx)
+        image = source.read("IMAGE", rows, slice(None),
+                            out=_view(buffers.get("image", band * nx, source.image_dtype), shape))
+        mask = source.read("MASK", rows, slice(None),
+                           out=_view(buffers.get("mask", band * nx, _plane_dtype(source, "MASK")), shape))
+        variance = source.read("VARIANCE", rows, slice(None),
+                               out=_view(buffers.get("variance", band * nx, variance_dtype), shape))
+        n_good, finite = gather_good_values(image, mask, variance, bad, good_variances, n_good)
+        n_finite += finite
     if n_finite == 0:
         return math.nan, "image is all NaN"
     if n_good == 0:
         return math.nan, "no good pixel (all masked or without variance)"
-    weight = weight_from_variance(good_variances[:n_good], config.sigma, config.iterations)
+    weight = weight_from_variance(good_variances[:n_good], config.sigma, config.iterations, scale)
     if not (math.isfinite(weight) and weight > 0):
         return weight, f"weight {weight!r} is not finite and positive"
     return weight, ""
@@ -244,79 +282,113 @@ def _stack(
     float_dtype = np.result_type(np.float32, *[s.image_dtype for s in sources],
                                  *[_plane_dtype(s, "VARIANCE") for s in sources])
     online = config.statistic == "mean" and config.online_mean
-    fsize = float_dtype.itemsize
-    mask_tables = [bit_map(source.planes, planes) for source in sources]
-    identity = [is_identity(table, source.planes) for table, source in zip(mask_tables, sources, strict=True)]
-    declared = [bits_of(source.planes, source.planes) for source in sources]
-    raw_mask_bytes = max(_plane_dtype(s, "MASK").itemsize for s in sources)
+    workers = max(1, min(n, config.threads or numba.get_num_threads()))
+    per_input = 2 * float_dtype.itemsize + 4
     if online:
-        bytes_per_pixel = (N_SUMS + n_thresholds) * 8 + 8 + 8 + 4 + 2 * fsize + 4 + raw_mask_bytes
+        bytes_per_pixel = (N_SUMS + n_thresholds) * 8 + 8 + 8 + 4 + workers * per_input
     else:
-        bytes_per_pixel = n * (2 * fsize + 4) + raw_mask_bytes + 2 * 8
+        bytes_per_pixel = n * per_input + 2 * 8
     tile_shape = config.tile_shape or plan_tile_shape(shape, bytes_per_pixel, config.memory_budget)
     tile_pixels = tile_shape[0] * tile_shape[1]
     log.debug("tile shape %s for %d inputs (%d bytes per pixel)", tile_shape, n, bytes_per_pixel)
+    readers = [_TileReader(source, planes, float_dtype) for source in sources]
 
     out_image = np.empty(shape, dtype=np.float32)
     out_variance = np.empty(shape, dtype=np.float32)
     out_mask = np.empty(shape, dtype=np.int32)
     out_nimage = np.empty(shape, dtype=np.int32)
     statistic = _STATISTIC_CODES[config.statistic]
+    # The planes of one tile are read concurrently (copies and page faults release the
+    # GIL); the kernels then run on all cores.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        if online:
+            sums_buffer = np.empty((N_SUMS + n_thresholds) * tile_pixels, dtype=np.float64)
+            or_buffer = np.empty(tile_pixels, dtype=np.int64)
+            flags_buffer = np.empty(tile_pixels, dtype=np.int64)
+            count_buffer = np.empty(tile_pixels, dtype=np.int32)
+            batch_buffers = _TileBuffers(workers, tile_pixels, float_dtype)
+            for tile in iter_tiles(shape, tile_shape):
+                h, w = tile.shape
+                sums = _view(sums_buffer, (N_SUMS + n_thresholds, h, w))
+                or_mask, flags, count = (_view(or_buffer, (h, w)), _view(flags_buffer, (h, w)),
+                                         _view(count_buffer, (h, w)))
+                sums[...] = 0.0
+                or_mask[...] = 0
+                flags[...] = 0
+                count[...] = 0
+                image, variance, mask = batch_buffers.views(workers, h, w)
+                for start in range(0, n, workers):
+                    batch = range(start, min(start + workers, n))
+                    _read_tiles(pool, readers, batch, tile, image, variance, mask, first=start)
+                    for i in batch:  # accumulate in input order: the sums do not depend on batching
+                        accumulate_warp(image[i - start], variance[i - start], mask[i - start], scales[i],
+                                        weights[i], rules, threshold_bits, sums, or_mask, flags, count)
+                finish_online_mean(sums, or_mask, flags, count, config.variance_from_scatter, rules,
+                                   threshold_bits, threshold_values, out_image[tile.rows, tile.cols],
+                                   out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
+                                   out_nimage[tile.rows, tile.cols])
+        else:
+            stack_buffers = _TileBuffers(n, tile_pixels, float_dtype)
+            for tile in iter_tiles(shape, tile_shape):
+                h, w = tile.shape
+                image, variance, mask = stack_buffers.views(n, h, w)
+                _read_tiles(pool, readers, range(n), tile, image, variance, mask)
+                stack_tile(image, variance, mask, scales, weights, statistic, config.sigma,
+                           config.iterations, config.variance_from_scatter, rules, threshold_bits,
+                           threshold_values, out_image[tile.rows, tile.cols],
+                           out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
+                           out_nimage[tile.rows, tile.cols])
+    return out_image, out_variance, out_mask, out_nimage, tile_shape
 
-    def read_tile(i: int, tile: Tile, image: np.ndarray, variance: np.ndarray, mask: np.ndarray) -> None:
-        source = sources[i]
+
+def _read_tiles(pool: ThreadPoolExecutor, readers: list[_TileReader], indices: range, tile: Tile,
+                image: np.ndarray, variance: np.ndarray, mask: np.ndarray, first: int = 0) -> None:
+    """Read the tile of every input in ``indices`` into slot ``index - first``, concurrently."""
+    def read(i: int) -> None:
+        readers[i].read(tile, image[i - first], variance[i - first], mask[i - first])
+
+    list(pool.map(read, indices))
+
+
+class _TileBuffers:
+    """Flat buffers for the image, variance and mask tiles of several inputs, allocated once."""
+
+    def __init__(self, n: int, tile_pixels: int, float_dtype: np.dtype) -> None:
+        self.image = np.empty(n * tile_pixels, dtype=float_dtype)
+        self.variance = np.empty(n * tile_pixels, dtype=float_dtype)
+        self.mask = np.empty(n * tile_pixels, dtype=np.int32)
+
+    def views(self, n: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """C-contiguous (n, h, w) views of the start of the buffers."""
+        return (_view(self.image, (n, h, w)), _view(self.variance, (n, h, w)), _view(self.mask, (n, h, w)))
+
+
+class _TileReader:
+    """Reads one warp's tiles into native buffers, its mask remapped to the output planes."""
+
+    def __init__(self, source: WarpSource, planes: dict[str, int], float_dtype: np.dtype) -> None:
+        self.source = source
+        self.bit_map = bit_map(source.planes, planes)
+        self.identity = is_identity(self.bit_map, source.planes)
+        self.declared = np.int64(bits_of(source.planes, source.planes)).astype(np.int32)
+        mask_dtype = _plane_dtype(source, "MASK")
+        # masks of at most 31 bits are read straight into the int32 tile; wider ones via a copy
+        self.direct_mask = mask_dtype.itemsize < 4 or mask_dtype == np.int32
+
+    def read(self, tile: Tile, image: np.ndarray, variance: np.ndarray, mask: np.ndarray) -> None:
+        """Fill ``image``, ``variance`` and ``mask`` (int32, output bits) with the tile."""
+        source = self.source
         source.read("IMAGE", tile.rows, tile.cols, out=image)
         source.read("VARIANCE", tile.rows, tile.cols, out=variance)
-        raw_mask = source.read("MASK", tile.rows, tile.cols)
-        if identity[i]:
-            np.bitwise_and(raw_mask, declared[i], out=mask, casting="unsafe")
+        if self.direct_mask:
+            source.read("MASK", tile.rows, tile.cols, out=mask)
+            raw = mask
         else:
-            remap_mask_tile(raw_mask, mask_tables[i], mask)
-
-    if online:
-        sums_buffer = np.empty((N_SUMS + n_thresholds) * tile_pixels, dtype=np.float64)
-        image_buffer = np.empty(tile_pixels, dtype=float_dtype)
-        variance_buffer = np.empty(tile_pixels, dtype=float_dtype)
-        mask_buffer = np.empty(tile_pixels, dtype=np.int32)
-        or_buffer = np.empty(tile_pixels, dtype=np.int64)
-        flags_buffer = np.empty(tile_pixels, dtype=np.int64)
-        count_buffer = np.empty(tile_pixels, dtype=np.int32)
-        for tile in iter_tiles(shape, tile_shape):
-            h, w = tile.shape
-            sums = _view(sums_buffer, (N_SUMS + n_thresholds, h, w))
-            sums[...] = 0.0
-            or_mask = _view(or_buffer, (h, w))
-            flags = _view(flags_buffer, (h, w))
-            count = _view(count_buffer, (h, w))
-            or_mask[...] = 0
-            flags[...] = 0
-            count[...] = 0
-            image, variance, mask = (_view(image_buffer, (h, w)), _view(variance_buffer, (h, w)),
-                                     _view(mask_buffer, (h, w)))
-            for i in range(n):
-                read_tile(i, tile, image, variance, mask)
-                accumulate_warp(image, variance, mask, scales[i], weights[i], rules, threshold_bits,
-                                sums, or_mask, flags, count)
-            finish_online_mean(sums, or_mask, flags, count, config.variance_from_scatter, rules,
-                               threshold_bits, threshold_values, out_image[tile.rows, tile.cols],
-                               out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
-                               out_nimage[tile.rows, tile.cols])
-    else:
-        image_buffer = np.empty(n * tile_pixels, dtype=float_dtype)
-        variance_buffer = np.empty(n * tile_pixels, dtype=float_dtype)
-        mask_buffer = np.empty(n * tile_pixels, dtype=np.int32)
-        for tile in iter_tiles(shape, tile_shape):
-            h, w = tile.shape
-            image = _view(image_buffer, (n, h, w))
-            variance = _view(variance_buffer, (n, h, w))
-            mask = _view(mask_buffer, (n, h, w))
-            for i in range(n):
-                read_tile(i, tile, image[i], variance[i], mask[i])
-            stack_tile(image, variance, mask, scales, weights, statistic, config.sigma, config.iterations,
-                       config.variance_from_scatter, rules, threshold_bits, threshold_values,
-                       out_image[tile.rows, tile.cols], out_variance[tile.rows, tile.cols],
-                       out_mask[tile.rows, tile.cols], out_nimage[tile.rows, tile.cols])
-    return out_image, out_variance, out_mask, out_nimage, tile_shape
+            raw = source.read("MASK", tile.rows, tile.cols)
+        if self.identity:
+            np.bitwise_and(raw, self.declared, out=mask, casting="unsafe")
+        else:
+            remap_mask_tile(raw, self.bit_map, mask)
 
 
 def _interpolate(image: np.ndarray, variance: np.ndarray, mask: np.ndarray, planes: dict[str, int]) -> None:
