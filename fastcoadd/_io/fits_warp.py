@@ -209,14 +209,12 @@ class FitsWarp:
             out = np.empty((r1 - r0, c1 - c0), dtype=layout.value_dtype)
         if r1 <= r0 or c1 <= c0:
             return out
-        fileobj, hdul = self._handle()
         try:
-            if layout.compressed:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", AstropyWarning)
+            with self._pool.use(self.name, self._open) as (fileobj, hdul):
+                if layout.compressed:
                     out[...] = hdul[layout.hdu_index].section[r0:r1, c0:c1]
-            else:
-                self._read_mapped(fileobj.fileno(), layout, r0, r1, c0, c1, out)
+                else:
+                    self._read_mapped(fileobj.fileno(), layout, r0, r1, c0, c1, out)
         except WarpFormatError:
             raise
         except Exception as error:  # a corrupt compressed tile, an I/O error
