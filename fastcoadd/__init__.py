@@ -7,7 +7,14 @@ assemble
 CoaddConfig
     How to combine (statistic, clipping, bad planes, thresholds, memory budget, ...).
 CoaddResult
-    The coadd planes, mask planes and the INPUTS table.
+    The coadd planes, mask planes and the INPUTS table; ``plot()``, ``to_ccddata()``, ``to_hdulist()``.
+read_coadd
+    Read a coadd file back into a :class:`CoaddResult`.
+warp_from_nddata
+    An astropy ``NDData`` / ``CCDData`` as a :class:`Warp` (``assemble`` takes them directly too).
+
+Modules: :mod:`fastcoadd.plotting` (quick-look figures, needs matplotlib), :mod:`fastcoadd.info`
+(text reports on files), :mod:`fastcoadd.demo` (synthetic warps).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from .errors import (
     OutputError,
     WarpFormatError,
 )
+from .interop import read_coadd, warp_from_nddata
 from .result import CoaddResult, InputRecord
 from .warp import Warp
 
@@ -44,5 +52,7 @@ __all__ = [
     "WarpFormatError",
     "__version__",
     "assemble",
+    "read_coadd",
+    "warp_from_nddata",
     "write_coadd",
 ]

@@ -83,3 +83,24 @@ class CoaddResult:
             names=("file", "visit", "scale", "weight", "used", "reason"),
             dtype=(str, np.int64, np.float64, np.float64, bool, str),
         )
+
+    def to_hdulist(self):  # -> astropy.io.fits.HDUList
+        """The coadd file's HDUs (SPEC §2), as :func:`fastcoadd.write_coadd` writes them."""
+        from .interop import coadd_to_hdulist
+
+        return coadd_to_hdulist(self)
+
+    def to_ccddata(self, mask_planes: tuple[str, ...] = ("NO_DATA",)):  # -> astropy.nddata.CCDData
+        """The coadd as an astropy ``CCDData`` in nJy (see :func:`fastcoadd.interop.coadd_to_ccddata`)."""
+        from .interop import coadd_to_ccddata
+
+        return coadd_to_ccddata(self, mask_planes)
+
+    def plot(self, plane: str | None = None, stretch: str = "asinh", **kwargs):  # -> matplotlib Figure
+        """Quick-look figure: IMAGE, NIMAGE and one mask plane (see :func:`fastcoadd.plotting.plot_coadd`).
+
+        Needs matplotlib (``pip install 'fastcoadd[plot]'``).
+        """
+        from .plotting import plot_coadd
+
+        return plot_coadd(self, plane=plane, stretch=stretch, **kwargs)
