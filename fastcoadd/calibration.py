@@ -56,11 +56,14 @@ def scale_from_header(
         if is_njy:
             return 1.0
         if "MAGZERO" in header:
-            return AB_ZERO_NJY * 10.0 ** (-0.4 * _finite(header["MAGZERO"], "MAGZERO", path))
+            magzero = _finite(header["MAGZERO"], "MAGZERO", path)
+            return _checked_scale(AB_ZERO_NJY, -0.4 * magzero, f"MAGZERO {magzero!r}", path)
         if "FLUXMAG0" in header:
-            return AB_ZERO_NJY / _finite(header["FLUXMAG0"], "FLUXMAG0", path, positive=True)
+            fluxmag0 = _finite(header["FLUXMAG0"], "FLUXMAG0", path, positive=True)
+            return _checked_scale(AB_ZERO_NJY / fluxmag0, 0.0, f"FLUXMAG0 {fluxmag0!r}", path)
         if zero_point is not None:
-            return AB_ZERO_NJY * 10.0 ** (-0.4 * _finite(zero_point, "zero point", path))
+            magzero = _finite(zero_point, "zero point", path)
+            return _checked_scale(AB_ZERO_NJY, -0.4 * magzero, f"zero point {magzero!r}", path)
         raise CalibrationError(
             "no photometric calibration (BUNIT='nJy', MAGZERO or FLUXMAG0); give a zero point", path)
     zp_in = zero_point_from_header(header, path)
@@ -69,13 +72,26 @@ def scale_from_header(
             raise CalibrationError(
                 "no photometric calibration (BUNIT='nJy', MAGZERO or FLUXMAG0); give a zero point", path)
         zp_in = _finite(zero_point, "zero point", path)
-    return 10.0 ** (-0.4 * (zp_in - target_zero_point))
+    return _checked_scale(1.0, -0.4 * (zp_in - target_zero_point), f"zero point {zp_in!r}", path)
+
+
+def _checked_scale(factor: float, exponent: float, what: str, path: object | None) -> float:
+    """``factor · 10**exponent``, which must be a finite positive float (no overflow, no underflow)."""
+    try:
+        scale = factor * 10.0**exponent
+    except OverflowError:
+        scale = math.inf
+    if not (math.isfinite(scale) and scale > 0):
+        raise CalibrationError(f"{what} gives the scale {scale!r}; expected a finite positive number", path)
+    return scale
 
 
 def _finite(value: object, what: str, path: object | None, positive: bool = False) -> float:
     try:
+        if isinstance(value, bool):
+            raise TypeError(value)
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise CalibrationError(f"{what} is not a number: {value!r}", path) from None
     if not math.isfinite(number) or (positive and number <= 0):
         kind = "finite positive" if positive else "finite"

@@ -10,7 +10,9 @@ INTRP) go to the lowest free bits when not already present.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,6 +30,7 @@ ADDED_PLANES = ("NO_DATA", "CLIPPED", "REJECTED", "SENSOR_EDGE", "INEXACT_PSF", 
 #: Bits available in the int32 output mask.
 OUTPUT_BITS = 32
 _PREFIX = "MP_"
+_PLANE_NAME = re.compile(r"[A-Z0-9_-]+")
 
 
 def planes_from_header(header: Mapping[str, object], path: object | None = None) -> dict[str, int]:
@@ -39,20 +42,51 @@ def planes_from_header(header: Mapping[str, object], path: object | None = None)
         If a bit is not an integer in [0, 63] or two names share one bit.
     """
     planes: dict[str, int] = {}
-    for key in header:
-        name = str(key)
+    # one entry per card (a keyword may come twice); values are parsed only for MP_ cards
+    cards = header.cards if hasattr(header, "cards") else [_Card(k, v) for k, v in header.items()]
+    for card in cards:
+        name = str(card.keyword)
         if name.upper().startswith("HIERARCH "):
             name = name[len("HIERARCH "):]
         if not name.upper().startswith(_PREFIX) or len(name) <= len(_PREFIX):
             continue
-        value = header[key]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 64:
-            raise MaskPlaneError(f"mask plane {name} has bit {value!r}; expected an integer in 0..63", path)
-        planes[name[len(_PREFIX):].upper()] = int(value)
+        plane = name[len(_PREFIX):].strip().upper()
+        bit = _check_bit(plane, card.value, path)
+        if planes.get(plane, bit) != bit:
+            raise MaskPlaneError(
+                f"mask plane {plane} is declared twice, at bits {planes[plane]} and {bit}", path)
+        planes[plane] = bit
     if not planes:
         return dict(DEFAULT_PLANES)
     _check_unique_bits(planes, path)
     return planes
+
+
+def check_planes(planes: Mapping[object, object], path: object | None = None) -> dict[str, int]:
+    """Validate a plane name -> bit dictionary given by the user; return it with upper-case names.
+
+    Raises
+    ------
+    MaskPlaneError
+        If a name is not made of letters, digits, ``_`` and ``-``, a bit is not an integer
+        in [0, 63], a name appears twice or two names share one bit.
+    """
+    checked: dict[str, int] = {}
+    for name, value in planes.items():
+        plane = str(name).strip().upper()
+        if not _PLANE_NAME.fullmatch(plane):
+            raise MaskPlaneError(f"invalid mask plane name {name!r}", path)
+        if plane in checked:
+            raise MaskPlaneError(f"mask plane {plane} is declared twice", path)
+        checked[plane] = _check_bit(plane, value, path)
+    _check_unique_bits(checked, path)
+    return checked
+
+
+def unknown_plane_names(names: Iterable[str], planes: Mapping[str, int]) -> list[str]:
+    """Names that are neither in ``planes`` nor LSST default or added planes (most likely typos)."""
+    known = set(planes) | set(DEFAULT_PLANES) | set(ADDED_PLANES) | {"BRIGHT_OBJECT"}
+    return [name for name in names if name not in known]
 
 
 def planes_to_header(planes: Mapping[str, int]) -> dict[str, int]:
@@ -117,6 +151,17 @@ def bits_of(names: Iterable[str], planes: Mapping[str, int]) -> int:
         if name in planes:
             value |= 1 << planes[name]
     return value
+
+
+class _Card(NamedTuple):
+    keyword: str
+    value: object
+
+
+def _check_bit(name: str, value: object, path: object | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 64:
+        raise MaskPlaneError(f"mask plane {name} has bit {value!r}; expected an integer in 0..63", path)
+    return int(value)
 
 
 def _check_unique_bits(planes: Mapping[str, int], path: object | None) -> None:

@@ -9,8 +9,8 @@ from typing import Protocol
 import numpy as np
 from astropy.wcs import WCS
 
-from .errors import WarpFormatError
-from .masks import DEFAULT_PLANES
+from .errors import CalibrationError, MaskPlaneError, WarpFormatError
+from .masks import DEFAULT_PLANES, check_planes
 
 
 class WarpSource(Protocol):
@@ -69,6 +69,21 @@ class Warp:
     name: str | None = None
 
 
+def check_visit(visit: object, path: object | None) -> int | None:
+    """A warp's VISIT as an int (None when absent).
+
+    Raises
+    ------
+    WarpFormatError
+        If it is not an integer in [0, 2**63) (the INPUTS table stores it as int64, -1 for none).
+    """
+    if visit is None:
+        return None
+    if isinstance(visit, bool) or not isinstance(visit, (int, np.integer)) or not 0 <= visit < 2**63:
+        raise WarpFormatError(f"VISIT must be an integer in [0, 2**63), got {visit!r}", path)
+    return int(visit)
+
+
 class MemoryWarpSource:
     """Adapts a :class:`Warp` to the :class:`WarpSource` interface.
 
@@ -80,13 +95,17 @@ class MemoryWarpSource:
 
     def __init__(self, warp: Warp, index: int) -> None:
         self.name = warp.name or f"<warp {index}>"
-        arrays = {"IMAGE": np.asarray(warp.image), "MASK": np.asarray(warp.mask),
-                  "VARIANCE": np.asarray(warp.variance)}
-        for plane, array in arrays.items():
-            if array.ndim != 2:
-                raise WarpFormatError(f"{plane} must be 2-D, got shape {array.shape}", self.name)
+        arrays = {}
+        for plane, data in (("IMAGE", warp.image), ("MASK", warp.mask), ("VARIANCE", warp.variance)):
+            try:
+                arrays[plane] = array = np.asarray(data)
+            except (TypeError, ValueError) as error:  # ragged nested lists, ...
+                raise WarpFormatError(f"{plane} is not an array ({error})", self.name) from None
+            if array.ndim != 2 or array.size == 0:
+                raise WarpFormatError(f"{plane} must be 2-D, not empty; got shape {array.shape}", self.name)
             expected = "iu" if plane == "MASK" else "f"
-            if array.dtype.kind not in expected:
+            # numba handles integers and floats of up to 8 bytes (no float128)
+            if array.dtype.kind not in expected or array.dtype.itemsize > 8:
                 kind = "an integer" if plane == "MASK" else "a floating-point"
                 raise WarpFormatError(f"{plane} must have {kind} dtype, got {array.dtype}", self.name)
         shapes = {plane: array.shape for plane, array in arrays.items()}
@@ -95,9 +114,16 @@ class MemoryWarpSource:
         self._arrays = arrays
         self.shape = arrays["IMAGE"].shape
         self.image_dtype = np.dtype(arrays["IMAGE"].dtype.newbyteorder("="))
-        self.visit = None if warp.visit is None else int(warp.visit)
+        self.visit = check_visit(warp.visit, self.name)
+        if warp.wcs is not None and not isinstance(warp.wcs, WCS):
+            raise WarpFormatError(f"wcs must be an astropy.wcs.WCS, got {type(warp.wcs).__name__}", self.name)
         self.wcs = warp.wcs
-        self.planes = dict(warp.mask_planes) if warp.mask_planes else dict(DEFAULT_PLANES)
+        if warp.mask_planes is not None and not isinstance(warp.mask_planes, Mapping):
+            raise MaskPlaneError(f"mask_planes must map names to bits, got {warp.mask_planes!r}", self.name)
+        self.planes = check_planes(warp.mask_planes, self.name) if warp.mask_planes else dict(DEFAULT_PLANES)
+        if warp.calibration is not None and not isinstance(warp.calibration, Mapping):
+            raise CalibrationError(
+                f"calibration must be a mapping of header keywords, got {warp.calibration!r}", self.name)
         self.calibration = dict(warp.calibration or {})
         if warp.zero_point is not None and "MAGZERO" not in self.calibration:
             self.calibration["MAGZERO"] = warp.zero_point

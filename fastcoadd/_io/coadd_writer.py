@@ -7,11 +7,13 @@ import os
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
+from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
 from ..errors import OutputError
@@ -45,7 +47,9 @@ def build_hdulist(
     wcs : astropy.wcs.WCS or None
         Written to every header.
     """
-    wcs_header = wcs.to_header() if wcs is not None else fits.Header()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)  # e.g. notes about fixed-up WCS keywords
+        wcs_header = wcs.to_header() if wcs is not None else fits.Header()
     primary = fits.PrimaryHDU()
     primary.header["BUNIT"] = "nJy"
     primary.header.update(wcs_header)
@@ -71,14 +75,14 @@ def build_hdulist(
     nimage_hdu = plane_hdu(nimage, "NIMAGE", np.int32)
     columns = [
         fits.Column("FILE", _string_format(inputs, "file"),
-                    array=np.array([str(r["file"]) for r in inputs], dtype="U")),
+                    array=np.array([_ascii(r["file"]) for r in inputs], dtype="U")),
         fits.Column("VISIT", "K", null=-1, array=np.array(
             [-1 if r["visit"] is None else r["visit"] for r in inputs], dtype=np.int64)),
         fits.Column("SCALE", "D", array=np.array([r["scale"] for r in inputs], dtype=np.float64)),
         fits.Column("WEIGHT", "D", array=np.array([r["weight"] for r in inputs], dtype=np.float64)),
         fits.Column("USED", "L", array=np.array([bool(r["used"]) for r in inputs], dtype=bool)),
         fits.Column("REASON", _string_format(inputs, "reason"),
-                    array=np.array([str(r["reason"]) for r in inputs], dtype="U")),
+                    array=np.array([_ascii(r["reason"]) for r in inputs], dtype="U")),
     ]
     inputs_hdu = fits.BinTableHDU.from_columns(columns, name="INPUTS")
     return fits.HDUList([primary, image_hdu, mask_hdu, variance_hdu, nimage_hdu, inputs_hdu])
@@ -96,18 +100,8 @@ def write_atomic(hdulist: fits.HDUList, path: str | Path, overwrite: bool = True
         If the folder is missing or unwritable, ``path`` is a directory, it exists and
         ``overwrite`` is false, or the write fails (disk full, ...).
     """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise OutputError("is a directory", target)
-    if not folder.is_dir():
-        raise OutputError(f"folder {folder} does not exist", target)
-    if target.exists() and not overwrite:
-        raise OutputError("exists (pass overwrite to replace it)", target)
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as error:
-        raise OutputError(f"cannot write in {folder}: {error.strerror or error}", target) from None
+    target, folder = _check_target(path, overwrite)
+    descriptor, temporary = _temporary(target, folder)
     try:
         with os.fdopen(descriptor, "wb") as stream:
             hdulist.writeto(stream, output_verify="exception", checksum=False)
@@ -118,12 +112,93 @@ def write_atomic(hdulist: fits.HDUList, path: str | Path, overwrite: bool = True
     except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise OutputError(f"write failed: {error.strerror or error}", target) from None
-        raise
+        if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit, ...
+            raise
+        raise OutputError(f"write failed: {_write_failure(error)}", target) from error
+    _sync_folder(folder)
     return target
 
 
+def check_writable(path: str | Path, overwrite: bool = True) -> Path:
+    """Check, before any work, that :func:`write_atomic` could write ``path``.
+
+    Creates and removes a temporary file in the target folder, so permissions,
+    read-only file systems and missing folders show up at once, whoever runs it.
+
+    Raises
+    ------
+    OutputError
+        As :func:`write_atomic` would.
+    """
+    target, folder = _check_target(path, overwrite)
+    descriptor, temporary = _temporary(target, folder)
+    os.close(descriptor)
+    os.unlink(temporary)
+    return target
+
+
+def creation_date() -> str:
+    """The ``DATE`` card value: now in UTC, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    try:
+        moment = datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch else None
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    return (moment or datetime.now(tz=timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _check_target(path: str | Path, overwrite: bool) -> tuple[Path, Path]:
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise OutputError("is a directory", target)
+    if not folder.is_dir():
+        raise OutputError(f"folder {folder} does not exist", target)
+    if target.exists() and not overwrite:
+        raise OutputError("exists (pass overwrite to replace it)", target)
+    return target, folder
+
+
+def _temporary(target: Path, folder: Path) -> tuple[int, str]:
+    try:
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise OutputError(f"cannot write in {folder}: {error.strerror or error}", target) from None
+
+
+def _write_failure(error: BaseException) -> str:
+    """The cause of a failed write in a few words.
+
+    An OSError anywhere in the chain is the cause: astropy may raise another exception
+    while handling it (on a short write it looks for free space and trips over itself).
+    numpy reports a short write (disk full, file size limit) without an errno.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError):
+            if seen.strerror:
+                return seen.strerror
+            return f"{seen} (disk full or file size limit?)"
+        seen = seen.__cause__ or seen.__context__
+    return f"{type(error).__name__}: {error}"
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (best effort: not every file system lets a folder be synced)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _ascii(value: object) -> str:
+    """FITS strings are ASCII: non-ASCII and non-printable characters are written as Python escapes."""
+    text = str(value)
+    return text if text.isascii() and text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _string_format(rows: Sequence[Mapping[str, object]], key: str) -> str:
-    width = max([len(str(r[key]).encode()) for r in rows] + [1])
+    width = max([len(_ascii(r[key])) for r in rows] + [1])
     return f"{width}A"

@@ -9,6 +9,7 @@ gets native-endian, C-contiguous arrays.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import warnings
@@ -20,8 +21,9 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
-from ..errors import WarpFormatError
+from ..errors import FastcoaddError, WarpFormatError
 from ..masks import planes_from_header
+from ..warp import check_visit
 from .handles import HandlePool
 
 PLANES = ("IMAGE", "MASK", "VARIANCE")
@@ -85,6 +87,18 @@ class FitsWarp:
             raise WarpFormatError("is a directory, not a FITS file", self.path) from None
         except OSError as error:
             raise WarpFormatError(f"cannot open: {error.strerror or error}", self.path) from None
+        identity = getattr(self, "_identity", None)
+        if identity is not None:  # reopened after the scan (the pool closed it meanwhile)
+            if _file_identity(fileobj) != identity:
+                fileobj.close()
+                raise WarpFormatError("changed on disk while the coadd was being made", self.path)
+            if not self._needs_hdulist:
+                # uncompressed planes are read through memory maps of the descriptor: no need to
+                # parse the headers again, which keeps reopening cheap with thousands of warps
+                return (fileobj, None), fileobj.close
+        if os.fstat(fileobj.fileno()).st_size == 0:
+            fileobj.close()
+            raise WarpFormatError("not a readable FITS file (empty, 0 bytes)", self.path)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", AstropyWarning)
@@ -104,6 +118,16 @@ class FitsWarp:
 
     def _scan(self) -> None:
         """Read headers, find the planes by EXTNAME, check shapes, dtypes and file length."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)
+                self._scan_headers()
+        except FastcoaddError:
+            raise
+        except Exception as error:  # astropy may raise almost anything on a corrupt header card
+            raise WarpFormatError(f"unreadable header ({_describe(error)})", self.path) from None
+
+    def _scan_headers(self) -> None:
         fileobj, hdul = self._handle()
         if len(hdul) == 0:
             raise WarpFormatError("empty FITS file", self.path)
@@ -113,10 +137,10 @@ class FitsWarp:
             extname = str(hdu.header.get("EXTNAME", "")).strip().upper()
             if extname in PLANES and extname not in found:
                 found[extname] = index
+        file_size = os.fstat(fileobj.fileno()).st_size
         missing = [plane for plane in PLANES if plane not in found]
         if missing:
-            raise WarpFormatError(f"missing extension {', '.join(missing)} (looked for EXTNAME)", self.path)
-        file_size = os.fstat(fileobj.fileno()).st_size
+            raise WarpFormatError(_explain_missing(missing, hdul, file_size), self.path)
         layouts: dict[str, _PlaneLayout] = {}
         shape: tuple[int, int] | None = None
         for plane in PLANES:
@@ -136,12 +160,11 @@ class FitsWarp:
         image_header = hdul[found["IMAGE"]].header
         self.calibration = {key: image_header[key] for key in CALIBRATION_KEYS if key in image_header}
         self.calibration.update({key: primary[key] for key in CALIBRATION_KEYS if key in primary})
-        visit = primary.get("VISIT")
-        if visit is not None and (isinstance(visit, bool) or not isinstance(visit, (int, np.integer))):
-            raise WarpFormatError(f"VISIT must be an integer, got {visit!r}", self.path)
-        self.visit = None if visit is None else int(visit)
+        self.visit = check_visit(primary.get("VISIT"), self.path)
         self.planes = planes_from_header(hdul[found["MASK"]].header, self.path)
         self.wcs = _celestial_wcs(image_header) or _celestial_wcs(primary)
+        self._needs_hdulist = any(layout.compressed for layout in layouts.values())
+        self._identity = _file_identity(fileobj)
 
     def _layout(
         self, plane: str, index: int, hdu: fits.hdu.base.ExtensionHDU, hdul: fits.HDUList, file_size: int
@@ -149,25 +172,33 @@ class FitsWarp:
         header = hdu.header
         compressed = isinstance(hdu, fits.CompImageHDU)
         if not compressed and not isinstance(hdu, (fits.ImageHDU, fits.PrimaryHDU)):
+            if type(hdu).__name__.startswith("_"):  # astropy's stand-ins for HDUs it cannot recognise
+                raise WarpFormatError(f"{plane} has a corrupt header (not a recognisable HDU)", self.path)
             raise WarpFormatError(f"{plane} is a {type(hdu).__name__}, not an image", self.path)
         if header.get("NAXIS") != 2:
             raise WarpFormatError(f"{plane} has NAXIS={header.get('NAXIS')}; expected a 2-D image", self.path)
-        plane_shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
-        bitpix = int(header["BITPIX"])
-        if bitpix not in (8, 16, 32, 64, -32, -64):
-            raise WarpFormatError(f"{plane} has unsupported BITPIX {bitpix}", self.path)
+        plane_shape = (self._integer(header, plane, "NAXIS2"), self._integer(header, plane, "NAXIS1"))
+        bitpix = header.get("BITPIX")
+        if isinstance(bitpix, bool) or bitpix not in (8, 16, 32, 64, -32, -64):
+            raise WarpFormatError(f"{plane} has unsupported BITPIX {bitpix!r}", self.path)
         is_float = bitpix < 0
         if plane == "MASK" and is_float:
             raise WarpFormatError(f"MASK has floating-point BITPIX {bitpix}; expected integers", self.path)
-        bscale = float(header.get("BSCALE", 1.0))
-        bzero = float(header.get("BZERO", 0.0))
-        if plane != "MASK" and not is_float and bscale == 1.0 and bzero == 0.0:
+        bscale = self._number(header, plane, "BSCALE", 1.0)
+        bzero = self._number(header, plane, "BZERO", 0.0)
+        if bscale == 0.0:
+            raise WarpFormatError(f"{plane} has BSCALE 0", self.path)
+        if plane != "MASK" and not is_float and bscale == 1.0 and float(bzero).is_integer():
             raise WarpFormatError(f"{plane} has integer BITPIX {bitpix}; expected floating point", self.path)
+        if plane == "MASK" and (bscale != 1.0 or not float(bzero).is_integer()):
+            raise WarpFormatError(f"MASK has BSCALE {bscale:g} BZERO {bzero:g}; expected integers", self.path)
         disk_dtype = np.dtype(fits.BITPIX2DTYPE[bitpix]).newbyteorder(">")
         if bitpix == 8:
             disk_dtype = np.dtype(np.uint8)
         blank = header.get("BLANK") if not is_float else None
-        info = hdul.fileinfo(index)
+        if blank is not None and (isinstance(blank, bool) or not isinstance(blank, (int, np.integer))):
+            raise WarpFormatError(f"{plane} has a BLANK that is not an integer: {blank!r}", self.path)
+        info = hdu.fileinfo()  # the HDU's own: HDUList.fileinfo re-serialises every header
         offset = int(info["datLoc"])
         if compressed:
             needed = offset + max(int(info["datSpan"]) - 2879, 0)
@@ -179,6 +210,19 @@ class FitsWarp:
         layout = _PlaneLayout(index, compressed, offset, disk_dtype, bscale, bzero,
                               None if blank is None else int(blank))
         return layout, plane_shape
+
+    def _integer(self, header: fits.Header, plane: str, key: str) -> int:
+        value = header.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise WarpFormatError(f"{plane} has {key}={value!r}; expected a positive integer", self.path)
+        return int(value)
+
+    def _number(self, header: fits.Header, plane: str, key: str, default: float) -> float:
+        value = header.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise WarpFormatError(f"{plane} has {key}={value!r}; expected a finite number", self.path)
+        return float(value)
 
     # -- reading ---------------------------------------------------------------------------
     def plane_dtype(self, plane: str) -> np.dtype:
@@ -253,9 +297,19 @@ class FitsWarp:
 
 
 def _celestial_wcs(header: fits.Header) -> WCS | None:
-    """The celestial WCS of a header, or None if it has none."""
+    """The celestial WCS of a header, or None if it has none.
+
+    The warps of one patch usually carry identical plane headers, so the WCS is built once
+    per distinct header text and shared (building one costs milliseconds; thousands of warps).
+    """
     if not any(key in header for key in ("CTYPE1", "CRVAL1", "CD1_1", "PC1_1")):
         return None
+    return _wcs_from_text(header.tostring())
+
+
+@functools.lru_cache(maxsize=8)
+def _wcs_from_text(text: str) -> WCS | None:
+    header = fits.Header.fromstring(text)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
@@ -264,6 +318,25 @@ def _celestial_wcs(header: fits.Header) -> WCS | None:
     except Exception:
         return None
     return wcs if wcs.has_celestial else None
+
+
+def _file_identity(fileobj: object) -> tuple[int, int, int, int]:
+    """What identifies one version of an open file: device, inode, size, modification time."""
+    stat = os.fstat(fileobj.fileno())  # type: ignore[attr-defined]
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _explain_missing(missing: list[str], hdul: fits.HDUList, file_size: int) -> str:
+    """Why planes were not found: the file ends early, an HDU header is corrupt, or they are absent."""
+    last = len(hdul) - 1
+    info = hdul[last].fileinfo()
+    end = int(info["datLoc"]) + int(info["datSpan"])
+    if end > file_size:
+        return f"truncated: HDU {last} needs {end} bytes but the file has {file_size}"
+    if file_size - end >= 2880:  # more blocks follow, but astropy could not parse them as an HDU
+        return (f"corrupt header: HDU {last + 1} at byte {end} cannot be read "
+                f"(missing extension {', '.join(missing)})")
+    return f"missing extension {', '.join(missing)} (looked for EXTNAME)"
 
 
 def _describe(error: BaseException) -> str:
