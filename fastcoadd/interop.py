@@ -27,7 +27,7 @@ from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
 from . import __version__
-from ._io.coadd_writer import build_hdulist
+from ._io.coadd_writer import build_hdulist, creation_date
 from .calibration import AB_ZERO_NJY
 from .config import CoaddConfig
 from .errors import ConfigError, WarpFormatError
@@ -201,19 +201,28 @@ def _celestial(wcs: object) -> WCS | None:
 
 
 # -- coadds as HDUList / CCDData --------------------------------------------------------------
-def coadd_header_cards(result: CoaddResult) -> dict[str, object]:
-    """Primary-header cards of a coadd besides ``BUNIT`` and the WCS: version, counts, configuration."""
+def coadd_header_cards(result: CoaddResult, date: bool = False) -> dict[str, object]:
+    """Primary-header cards of a coadd besides ``BUNIT`` and the WCS: version, counts, configuration.
+
+    ``date`` adds ``DATE``: now in UTC, or ``SOURCE_DATE_EPOCH`` when that is set.
+    """
     cards: dict[str, object] = {"FCVERS": __version__, "NINPUTS": result.n_used,
                                 "NSKIPPED": len(result.inputs) - result.n_used}
+    if date:
+        cards["DATE"] = creation_date()
     cards.update(result.config.to_header())
     return cards
 
 
-def coadd_to_hdulist(result: CoaddResult) -> fits.HDUList:
-    """The coadd file's HDUs (SPEC §2): primary header, IMAGE, MASK, VARIANCE, NIMAGE, INPUTS."""
+def coadd_to_hdulist(result: CoaddResult, *, date: bool = True) -> fits.HDUList:
+    """The coadd file's HDUs (SPEC §2): primary header, IMAGE, MASK, VARIANCE, NIMAGE, INPUTS.
+
+    What :func:`fastcoadd.write_coadd` writes; ``date`` adds the ``DATE`` card (see
+    :func:`coadd_header_cards`).
+    """
     rows = [record.__dict__ for record in result.inputs]
     return build_hdulist(result.image, result.mask, result.variance, result.nimage, result.planes,
-                         rows, coadd_header_cards(result), result.wcs)
+                         rows, coadd_header_cards(result, date), result.wcs)
 
 
 def coadd_to_ccddata(result: CoaddResult, mask_planes: Iterable[str] = ("NO_DATA",)) -> CCDData:

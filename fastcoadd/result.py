@@ -84,11 +84,14 @@ class CoaddResult:
             dtype=(str, np.int64, np.float64, np.float64, bool, str),
         )
 
-    def to_hdulist(self):  # -> astropy.io.fits.HDUList
-        """The coadd file's HDUs (SPEC §2), as :func:`fastcoadd.write_coadd` writes them."""
+    def to_hdulist(self, *, date: bool = True):  # -> astropy.io.fits.HDUList
+        """The coadd file's HDUs (SPEC §2), as :func:`fastcoadd.write_coadd` writes them.
+
+        ``date`` adds the ``DATE`` card (UTC now, or ``SOURCE_DATE_EPOCH`` when set).
+        """
         from .interop import coadd_to_hdulist
 
-        return coadd_to_hdulist(self)
+        return coadd_to_hdulist(self, date=date)
 
     def to_ccddata(self, mask_planes: tuple[str, ...] = ("NO_DATA",)):  # -> astropy.nddata.CCDData
         """The coadd as an astropy ``CCDData`` in nJy (see :func:`fastcoadd.interop.coadd_to_ccddata`)."""

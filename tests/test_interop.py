@@ -271,3 +271,9 @@ def test_config_from_header_tolerates_missing_and_odd_cards():
 def test_hdulist_writer_is_shared(result):
     hdul = coadd_to_hdulist(result)
     assert hdul[0].header["NINPUTS"] == result.n_used and hdul[0].header["FCVERS"] == fc.__version__
+
+
+def test_to_hdulist_date(result, monkeypatch):
+    assert "DATE" not in result.to_hdulist(date=False)[0].header
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
+    assert result.to_hdulist()[0].header["DATE"] == "1970-01-02T00:00:00"
