@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from astropy.nddata import NDData
 from astropy.wcs import WCS
 
 from . import __version__
-from ._io.coadd_writer import build_hdulist, write_atomic
+from ._io.coadd_writer import build_hdulist, check_writable, creation_date, write_atomic
 from ._io.fits_warp import FitsWarp
 from ._io.handles import HandlePool
 from ._kernels.interpolate import interpolate_rows, replace_nonpositive_variance
@@ -38,15 +39,19 @@ from ._kernels.maskbits import (
     RULE_SENSOR_EDGE,
     remap_mask_tile,
 )
-from ._kernels.online import N_SUMS, accumulate_warp, finish_online_mean
+from ._kernels.online import N_SUMS, accumulate_warps, finish_online_mean
 from ._kernels.selection import gather_good_values
 from ._kernels.stack import stack_tile
 from ._kernels.statistics import STATISTIC_MEAN, STATISTIC_MEANCLIP, STATISTIC_MEDIAN
+from ._lowmem import count_equal, count_nonzero_and, finite_median
 from ._tiling import Tile, iter_tiles, plan_tile_shape
+from ._validate import VarianceAudit, check_distinct, check_outputs_fit, check_plane_names, check_wcs
 from .calibration import scale_from_header
 from .config import CoaddConfig
 from .errors import ConfigError, IncompatibleWarpError, NoUsableInputError, OutputError
+from .interop import warp_from_nddata
 from .masks import bit_map, bits_of, is_identity, merge_planes
+from .progress import ProgressCallback
 from .result import CoaddResult, InputRecord
 from .warp import MemoryWarpSource, Warp, WarpSource
 from .weights import weight_from_variance
@@ -58,8 +63,10 @@ _STATISTIC_CODES = {"mean": STATISTIC_MEAN, "meanclip": STATISTIC_MEANCLIP, "med
 WCS_RTOL = 1e-9
 #: Rows of a band read at once while computing weights, in pixels.
 _WEIGHT_BAND_PIXELS = 4 * 1024**2
+#: Warps read and accumulated together by the online mean (running sums are loaded once per batch).
+_ONLINE_BATCH = 8
 
-WarpLike = str | os.PathLike | Warp
+WarpLike = str | os.PathLike | Warp | NDData
 
 
 def assemble(
@@ -71,13 +78,16 @@ def assemble(
     weights: Sequence[float] | None = None,
     zero_points: float | Sequence[float | None] | None = None,
     overwrite: bool = True,
+    date: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> CoaddResult:
     """Combine warps into a coadd.
 
     Parameters
     ----------
-    warps : sequence of path or Warp
-        Warp FITS files (SPEC §1) and/or in-memory :class:`~fastcoadd.Warp` objects.
+    warps : sequence of path, Warp or NDData
+        Warp FITS files (SPEC §1), in-memory :class:`~fastcoadd.Warp` objects and/or
+        :class:`~astropy.nddata.NDData` / ``CCDData`` (see :func:`fastcoadd.warp_from_nddata`).
         They are combined in canonical order: by VISIT (warps without one last), then name.
     config : CoaddConfig, optional
         How to combine; SPEC's defaults when omitted.
@@ -91,6 +101,9 @@ def assemble(
         AB zero point for warps whose headers carry no calibration (one for all, or one per warp).
     overwrite : bool
         Replace an existing file at ``output``.
+    date : bool
+        Write the ``DATE`` keyword (time of writing) into ``output``; False makes the file
+        depend on the inputs and configuration only (byte-identical reruns).
 
     Returns
     -------
@@ -104,11 +117,16 @@ def assemble(
         :class:`IncompatibleWarpError`, :class:`CalibrationError`, :class:`MaskPlaneError`,
         :class:`NoUsableInputError`, :class:`OutputError` or :class:`ConfigError`.
     """
-    config = config or CoaddConfig()
+    config = CoaddConfig() if config is None else config
+    if not isinstance(config, CoaddConfig):
+        raise ConfigError(f"config must be a fastcoadd.CoaddConfig, got {type(config).__name__}")
     started = time.perf_counter()
-    if isinstance(warps, (str, os.PathLike, Warp)):
+    if isinstance(warps, (str, os.PathLike, Warp, NDData)):
         warps = [warps]
-    warps = list(warps)
+    try:
+        warps = list(warps)
+    except TypeError:
+        raise ConfigError(f"warps must be a sequence of paths or Warps, got {type(warps).__name__}") from None
     if not warps:
         raise NoUsableInputError("no warps given")
     scales = _per_warp(scales, len(warps), "scales")
@@ -119,20 +137,28 @@ def assemble(
     output_path = _check_output(output, warps, overwrite)
     pool = HandlePool()
     try:
-        with _numba_threads(config.threads):
-            result = _assemble(warps, config, scales, weights, zero_points, pool)
+        # hostile values overflow to inf and NaN, which the rules of SPEC §3 handle; no numpy warnings
+        with _numba_threads(config.threads), np.errstate(all="ignore"):
+            result = _assemble(warps, config, scales, weights, zero_points, pool,
+                               progress or _no_progress)
     finally:
         pool.close_all()
     result.stats["wall_seconds"] = time.perf_counter() - started
     if output_path is not None:
-        write_coadd(result, output_path)
+        write_coadd(result, output_path, date=date)
     return result
 
 
-def write_coadd(result: CoaddResult, path: str | os.PathLike) -> Path:
-    """Write a :class:`CoaddResult` to ``path`` (SPEC §2), atomically."""
+def write_coadd(result: CoaddResult, path: str | os.PathLike, *, date: bool = True) -> Path:
+    """Write a :class:`CoaddResult` to ``path`` (SPEC §2), atomically.
+
+    ``date`` writes the ``DATE`` keyword (UTC time of writing, or ``SOURCE_DATE_EPOCH``
+    when set); without it the file depends on the inputs and configuration only.
+    """
     cards: dict[str, object] = {"FCVERS": __version__, "NINPUTS": result.n_used,
                                 "NSKIPPED": len(result.inputs) - result.n_used}
+    if date:
+        cards["DATE"] = creation_date()
     cards.update(result.config.to_header())
     rows = [record.__dict__ for record in result.inputs]
     hdulist = build_hdulist(result.image, result.mask, result.variance, result.nimage, result.planes,
@@ -148,14 +174,18 @@ def _assemble(
     weights: list[float] | None,
     zero_points: list[float | None],
     pool: HandlePool,
+    progress: ProgressCallback,
 ) -> CoaddResult:
     sources = [_open(warp, index, pool) for index, warp in enumerate(warps)]
     order = sorted(range(len(sources)), key=lambda i: _canonical_key(sources[i]))
     sources = [sources[i] for i in order]
-    _warn_duplicate_visits(sources)
+    for source in sources:
+        check_wcs(source)
     reference = sources[0]
     for source in sources[1:]:
         _check_compatible(reference, source)
+    check_distinct(sources)
+    check_outputs_fit(reference.shape, config)
     wcs = next((s.wcs for s in sources if s.wcs is not None), None)
     warp_scales = [
         float(scales[i]) if scales is not None else scale_from_header(
@@ -164,10 +194,14 @@ def _assemble(
         for i, source in zip(order, sources, strict=True)
     ]
     planes = merge_planes(source.planes for source in sources)
+    check_plane_names(config, planes)
     if weights is not None:
-        measured = [(float(weights[i]), "") for i in order]
+        measured = [_given_weight(float(weights[i])) for i in order]
     else:
-        measured = _measure_weights(sources, warp_scales, config)
+        audits = [VarianceAudit(s, bits_of(config.bad_planes, s.planes)) for s in sources]
+        measured = _measure_weights(audits, warp_scales, config, progress)  # type: ignore[arg-type]
+        measured = [(weight, audit.reason or reason)
+                    for (weight, reason), audit in zip(measured, audits, strict=True)]
     records: list[InputRecord] = []
     used: list[int] = []
     for position, (weight, reason) in enumerate(measured):
@@ -184,7 +218,7 @@ def _assemble(
         [sources[p] for p in used],
         np.array([warp_scales[p] for p in used], dtype=np.float64),
         np.array([records[p].weight for p in used], dtype=np.float64),
-        planes, config,
+        planes, config, progress,
     )
     image, variance, mask, nimage, tile_shape = stacked
     if config.interpolate:
@@ -194,19 +228,16 @@ def _assemble(
         "tile_shape": tile_shape,
         "n_inputs": len(records),
         "n_used": len(used),
-        "pixels_clipped": int(np.count_nonzero(mask & np.int32(1 << planes["CLIPPED"]))),
-        "pixels_no_data": int(np.count_nonzero(nimage == 0)),
+        "pixels_clipped": count_nonzero_and(mask, 1 << planes["CLIPPED"]),
+        "pixels_no_data": count_equal(nimage, 0),
     }
     return CoaddResult(image, mask, variance, nimage, planes, records, config, wcs, stats)
 
 
-def _measure_weights(sources: list[WarpSource], scales: list[float], config: CoaddConfig
-                     ) -> list[tuple[float, str]]:
+def _measure_weights(sources: list[WarpSource], scales: list[float], config: CoaddConfig,
+                     progress: ProgressCallback) -> list[tuple[float, str]]:
     """Weights of all warps (SPEC §4), measured concurrently, each with the reason to skip it."""
-    workers = min(len(sources), config.threads or numba.get_num_threads())
-    if workers <= 1:
-        buffers = _WeightBuffers()
-        return [_measure_weight(s, scale, config, buffers) for s, scale in zip(sources, scales, strict=True)]
+    workers = max(1, min(len(sources), config.threads or numba.get_num_threads()))
     local = threading.local()
 
     def measure(index: int) -> tuple[float, str]:
@@ -214,8 +245,15 @@ def _measure_weights(sources: list[WarpSource], scales: list[float], config: Coa
             local.buffers = _WeightBuffers()
         return _measure_weight(sources[index], scales[index], config, local.buffers)
 
+    measured: list[tuple[float, str]] = []
+    progress("weights", 0, len(sources))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(measure, range(len(sources))))
+        for weight, reason in pool.map(measure, range(len(sources))):
+            measured.append((weight, reason))
+            log.debug("weight %.6g for %s%s", weight, sources[len(measured) - 1].name,
+                      f" (skipped: {reason})" if reason else "")
+            progress("weights", len(measured), len(sources))
+    return measured
 
 
 class _WeightBuffers:
@@ -269,6 +307,7 @@ def _stack(
     weights: np.ndarray,
     planes: dict[str, int],
     config: CoaddConfig,
+    progress: ProgressCallback,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
     """Run the tile loop and return (image, variance, mask, nimage, tile shape)."""
     shape = sources[0].shape
@@ -283,14 +322,17 @@ def _stack(
                                  *[_plane_dtype(s, "VARIANCE") for s in sources])
     online = config.statistic == "mean" and config.online_mean
     workers = max(1, min(n, config.threads or numba.get_num_threads()))
+    batch_size = min(n, _ONLINE_BATCH)
     per_input = 2 * float_dtype.itemsize + 4
     if online:
-        bytes_per_pixel = (N_SUMS + n_thresholds) * 8 + 8 + 8 + 4 + workers * per_input
+        bytes_per_pixel = (N_SUMS + n_thresholds) * 8 + 8 + 8 + 4 + batch_size * per_input
     else:
         bytes_per_pixel = n * per_input + 2 * 8
     tile_shape = config.tile_shape or plan_tile_shape(shape, bytes_per_pixel, config.memory_budget)
     tile_pixels = tile_shape[0] * tile_shape[1]
     log.debug("tile shape %s for %d inputs (%d bytes per pixel)", tile_shape, n, bytes_per_pixel)
+    tiles = list(iter_tiles(shape, tile_shape))
+    progress("stacking", 0, len(tiles))
     readers = [_TileReader(source, planes, float_dtype) for source in sources]
 
     out_image = np.empty(shape, dtype=np.float32)
@@ -306,8 +348,8 @@ def _stack(
             or_buffer = np.empty(tile_pixels, dtype=np.int64)
             flags_buffer = np.empty(tile_pixels, dtype=np.int64)
             count_buffer = np.empty(tile_pixels, dtype=np.int32)
-            batch_buffers = _TileBuffers(workers, tile_pixels, float_dtype)
-            for tile in iter_tiles(shape, tile_shape):
+            batch_buffers = _TileBuffers(batch_size, tile_pixels, float_dtype)
+            for done, tile in enumerate(tiles, 1):
                 h, w = tile.shape
                 sums = _view(sums_buffer, (N_SUMS + n_thresholds, h, w))
                 or_mask, flags, count = (_view(or_buffer, (h, w)), _view(flags_buffer, (h, w)),
@@ -316,20 +358,21 @@ def _stack(
                 or_mask[...] = 0
                 flags[...] = 0
                 count[...] = 0
-                image, variance, mask = batch_buffers.views(workers, h, w)
-                for start in range(0, n, workers):
-                    batch = range(start, min(start + workers, n))
-                    _read_tiles(pool, readers, batch, tile, image, variance, mask, first=start)
-                    for i in batch:  # accumulate in input order: the sums do not depend on batching
-                        accumulate_warp(image[i - start], variance[i - start], mask[i - start], scales[i],
-                                        weights[i], rules, threshold_bits, sums, or_mask, flags, count)
+                for start in range(0, n, batch_size):
+                    stop = min(start + batch_size, n)
+                    image, variance, mask = batch_buffers.views(stop - start, h, w)
+                    _read_tiles(pool, readers, range(start, stop), tile, image, variance, mask, first=start)
+                    # warps enter in input order: the sums do not depend on the batch size
+                    accumulate_warps(image, variance, mask, scales[start:stop], weights[start:stop], rules,
+                                     threshold_bits, sums, or_mask, flags, count)
                 finish_online_mean(sums, or_mask, flags, count, config.variance_from_scatter, rules,
                                    threshold_bits, threshold_values, out_image[tile.rows, tile.cols],
                                    out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
                                    out_nimage[tile.rows, tile.cols])
+                progress("stacking", done, len(tiles))
         else:
             stack_buffers = _TileBuffers(n, tile_pixels, float_dtype)
-            for tile in iter_tiles(shape, tile_shape):
+            for done, tile in enumerate(tiles, 1):
                 h, w = tile.shape
                 image, variance, mask = stack_buffers.views(n, h, w)
                 _read_tiles(pool, readers, range(n), tile, image, variance, mask)
@@ -338,6 +381,7 @@ def _stack(
                            threshold_values, out_image[tile.rows, tile.cols],
                            out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
                            out_nimage[tile.rows, tile.cols])
+                progress("stacking", done, len(tiles))
     return out_image, out_variance, out_mask, out_nimage, tile_shape
 
 
@@ -393,12 +437,15 @@ class _TileReader:
 
 def _interpolate(image: np.ndarray, variance: np.ndarray, mask: np.ndarray, planes: dict[str, int]) -> None:
     """Fill NO_DATA pixels along rows (SPEC §3.6); fallback: median of finite pixels, at least 0."""
-    finite_image = image[np.isfinite(image)]
-    finite_variance = variance[np.isfinite(variance)]
-    fallback_image = max(float(np.median(finite_image)), 0.0) if finite_image.size else 0.0
-    fallback_variance = max(float(np.median(finite_variance)), 0.0) if finite_variance.size else 0.0
+    # chunked, exact: whole-plane copies here would take the peak memory above the budget
+    fallback_image = max(finite_median(image) or 0.0, 0.0)
+    fallback_variance = max(finite_median(variance) or 0.0, 0.0)
     interpolate_rows(image, variance, mask, 1 << planes["NO_DATA"], 1 << planes["INTRP"],
                      fallback_image, fallback_variance)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    """Report nothing."""
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -407,21 +454,19 @@ def _open(warp: WarpLike, index: int, pool: HandlePool) -> WarpSource:
         return MemoryWarpSource(warp, index)
     if isinstance(warp, (str, os.PathLike)):
         return FitsWarp(warp, pool)
-    raise ConfigError(f"warp {index} is a {type(warp).__name__}; expected a path or a fastcoadd.Warp")
+    if isinstance(warp, NDData):  # CCDData too
+        return MemoryWarpSource(warp_from_nddata(warp), index)
+    raise ConfigError(
+        f"warp {index} is a {type(warp).__name__}; expected a path, a fastcoadd.Warp or an NDData/CCDData")
 
 
 def _canonical_key(source: WarpSource) -> tuple[bool, int, str]:
     return (source.visit is None, source.visit if source.visit is not None else 0, source.name)
 
 
-def _warn_duplicate_visits(sources: list[WarpSource]) -> None:
-    seen: dict[int, str] = {}
-    for source in sources:
-        if source.visit is None:
-            continue
-        if source.visit in seen:
-            log.warning("VISIT %d appears in both %s and %s", source.visit, seen[source.visit], source.name)
-        seen.setdefault(source.visit, source.name)
+def _given_weight(weight: float) -> tuple[float, str]:
+    """An explicit weight and the reason to skip its warp (SPEC §4: finite and > 0)."""
+    return weight, "" if weight > 0 else f"given weight {weight!r} is not positive"
 
 
 def _check_compatible(reference: WarpSource, source: WarpSource) -> None:
@@ -429,6 +474,9 @@ def _check_compatible(reference: WarpSource, source: WarpSource) -> None:
     if source.shape != reference.shape:
         raise IncompatibleWarpError(
             f"shape {source.shape} differs from {reference.shape} of {reference.name}", source.name)
+    if (reference.wcs is None) != (source.wcs is None):
+        which, other = (source, reference) if source.wcs is None else (reference, source)
+        raise IncompatibleWarpError(f"has no celestial WCS but {other.name} has one", which.name)
     if reference.wcs is None or source.wcs is None:
         return
     difference = wcs_difference(reference.wcs, source.wcs)
@@ -446,7 +494,7 @@ def wcs_difference(a: WCS, b: WCS, rtol: float = WCS_RTOL) -> str:
         expected = np.asarray(expected, dtype=np.float64)
         got = np.asarray(got, dtype=np.float64)
         tolerance = rtol * max(float(np.max(np.abs(expected))), np.finfo(np.float64).tiny)
-        if expected.shape != got.shape or np.any(np.abs(got - expected) > tolerance):
+        if expected.shape != got.shape or not np.all(np.abs(got - expected) <= tolerance):  # NaN differs
             return f"{name} {got.tolist()} vs {expected.tolist()}"
     return ""
 
@@ -489,20 +537,24 @@ def _per_warp(values: object, n: int, what: str, allow_none: bool = False) -> li
 def _check_output(output: object, warps: list[WarpLike], overwrite: bool) -> Path | None:
     if output is None:
         return None
-    path = Path(output)  # type: ignore[arg-type]
-    if not path.parent.is_dir():
-        raise OutputError(f"folder {path.parent} does not exist", path)
-    if path.is_dir():
-        raise OutputError("is a directory", path)
-    if path.exists() and not overwrite:
-        raise OutputError("exists (pass overwrite to replace it)", path)
-    if not os.access(path.parent, os.W_OK):
-        raise OutputError(f"folder {path.parent} is not writable", path)
+    if not isinstance(output, (str, os.PathLike)):
+        raise ConfigError(f"output must be a path, got {type(output).__name__}")
+    path = Path(output)
     resolved = path.resolve()
     for warp in warps:
-        if isinstance(warp, (str, os.PathLike)) and Path(warp).resolve() == resolved:
+        if isinstance(warp, (str, os.PathLike)) and (
+                Path(warp).resolve() == resolved or _same_file(warp, path)):
             raise OutputError("is also an input warp", path)
-    return path
+    # a trial file in the output folder: missing, unwritable or read-only folders fail now, not after the run
+    return check_writable(path, overwrite)
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True if both paths exist and are one file (hard links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

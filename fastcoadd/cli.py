@@ -8,14 +8,18 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+from astropy.utils.exceptions import AstropyWarning
 
 from . import __version__
 from .assemble import assemble
 from .config import STATISTICS, CoaddConfig, parse_memory_size
-from .errors import FastcoaddError
-from .report import format_summary, peak_rss_bytes
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, FastcoaddError
+from .progress import TerminalProgress, wants_progress
+from .report import format_summary, inputs_text, peak_rss_bytes, summary_line
 
 log = logging.getLogger("fastcoadd")
 
@@ -31,10 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "assemble", help="combine warp FITS files into a coadd", fromfile_prefix_chars="@",
         description="Combine warp FITS files into a coadd. '@list.txt' reads warp paths from a file, "
-                    "one per line.")
-    run.add_argument("warps", nargs="+", metavar="WARP", help="warp FITS files (or @file listing them)")
+                    "one per line (blank lines and lines starting with '#' are skipped).")
+    run.convert_arg_line_to_args = _warp_list_line  # type: ignore[method-assign]
+    run.add_argument("warps", nargs="*", metavar="WARP", help="warp FITS files (or @file listing them)")
     run.add_argument("-o", "--output", required=True, metavar="COADD.fits", help="coadd file to write")
     _add_config_options(run)
+    run.add_argument("--no-date", action="store_true",
+                     help="leave out the DATE keyword, so reruns give byte-identical files")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     run.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks on errors)")
 
@@ -50,6 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     _add_config_options(demo)
     demo.add_argument("-v", "--verbose", action="store_true", help="log details")
+
+    preview = commands.add_parser(
+        "preview", help="draw a quick-look image of a coadd or warp",
+        description="Draw IMAGE (stretched), NIMAGE and one mask plane on WCS axes into an image file "
+                    "(needs matplotlib: pip install 'fastcoadd[plot]').")
+    preview.add_argument("file", metavar="FILE", help="coadd or warp FITS file")
+    preview.add_argument("-o", "--output", default=None, metavar="IMAGE.png",
+                         help="image to write; format from the suffix (default: FILE with .png)")
+    preview.add_argument("--plane", default=None, metavar="NAME",
+                         help="mask plane to show (default: CLIPPED, else the first of NO_DATA, REJECTED, "
+                              "INTRP, SAT, BAD, DETECTED with pixels set)")
+    preview.add_argument("--stretch", choices=("asinh", "zscale"), default="asinh",
+                         help="image stretch (default asinh)")
+    preview.add_argument("--dpi", type=int, default=100, metavar="N", help="resolution (default 100)")
+    preview.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+
+    info = commands.add_parser(
+        "info", help="describe warp or coadd files",
+        description="Print shape, HDUs, WCS, calibration, mask planes with pixel counts and, for a coadd, "
+                    "the configuration and the INPUTS table.")
+    info.add_argument("files", nargs="+", metavar="FILE", help="warp or coadd FITS files")
+    info.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
     return parser
 
 
@@ -91,9 +120,13 @@ def _config(args: argparse.Namespace) -> CoaddConfig:
 def _run_assemble(args: argparse.Namespace) -> int:
     config = _config(args)
     started = time.perf_counter()
-    result = assemble(args.warps, config, args.output, zero_points=args.zero_point)
+    progress = TerminalProgress() if wants_progress(sys.stderr, args.quiet) else None
+    result = assemble(args.warps, config, args.output, zero_points=args.zero_point, date=not args.no_date,
+                      progress=progress)
+    if args.verbose or (not args.quiet and result.n_used < len(result.inputs)):
+        print(inputs_text(result, skipped_only=not args.verbose))
     if not args.quiet:
-        print(format_summary(result, time.perf_counter() - started, peak_rss_bytes(), args.output))
+        print(summary_line(result, time.perf_counter() - started, peak_rss_bytes(), args.output))
     return 0
 
 
@@ -109,8 +142,25 @@ def _run_demo(args: argparse.Namespace) -> int:
           f"in {time.perf_counter() - started:.1f} s")
     output = directory / "coadd.fits"
     started = time.perf_counter()
-    result = assemble(paths, config, output, zero_points=args.zero_point)
+    progress = TerminalProgress() if wants_progress(sys.stderr, False) else None
+    result = assemble(paths, config, output, zero_points=args.zero_point, progress=progress)
     print(format_summary(result, time.perf_counter() - started, peak_rss_bytes(), output))
+    return 0
+
+
+def _run_preview(args: argparse.Namespace) -> int:
+    from .plotting import save_preview
+
+    written = save_preview(args.file, args.output, plane=args.plane, stretch=args.stretch, dpi=args.dpi)
+    print(f"wrote {written}")
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .info import describe
+
+    for index, path in enumerate(args.files):
+        print(("\n" if index else "") + describe(path))
     return 0
 
 
@@ -124,9 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="fastcoadd: %(levelname)s: %(message)s")
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return _run_assemble(args) if args.command == "assemble" else _run_demo(args)
+        handlers = {"assemble": _run_assemble, "demo": _run_demo, "preview": _run_preview, "info": _run_info}
+        with warnings.catch_warnings():
+            if args.command in ("assemble", "demo") and not verbose:
+                # astropy's notes on damaged warps: what matters there becomes a fastcoadd error
+                warnings.simplefilter("ignore", AstropyWarning)
+            return handlers[args.command](args)
     except FastcoaddError as error:
         if verbose:
             traceback.print_exc()
@@ -134,20 +189,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         print("fastcoadd: interrupted; no output written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except _Terminated:
         print("fastcoadd: terminated; no output written", file=sys.stderr)
-        return 143
+        return EXIT_TERMINATED
     except Exception as error:  # a bug: say so in one line, traceback with -v
         if verbose:
             traceback.print_exc()
-        print(f"fastcoadd: internal error ({type(error).__name__}: {error}); rerun with -v for details",
-              file=sys.stderr)
-        return 1
+        text = " ".join(f"{type(error).__name__}: {error}".split())
+        print(f"fastcoadd: internal error ({text}); rerun with -v for details", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        if previous_sigterm is not None:  # None: set outside Python, cannot be restored from here
+            signal.signal(signal.SIGTERM, previous_sigterm)
 
 
-class _Terminated(Exception):
-    """Raised in the main thread when SIGTERM arrives."""
+def _warp_list_line(line: str) -> list[str]:
+    """One line of an ``@list.txt`` file: a warp path; blank lines and ``#`` comments give nothing."""
+    path = line.strip()
+    return [] if not path or path.startswith("#") else [path]
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way
+    turns it into another error.
+    """
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.wcs import WCS
 
 import fastcoadd as fc
+from fastcoadd.cli import main
 from fastcoadd.demo import DEFAULT_DEMO_PLANES, make_demo_warps, write_warp
 from fastcoadd.info import describe, describe_calibration, describe_mask, describe_wcs
 
@@ -105,3 +107,32 @@ def test_wcs_summary():
 ])
 def test_calibration_line(cards, expected):
     assert expected in describe_calibration(cards)
+
+
+
+
+def test_info_command_on_demo_output(demo, capsys):
+    folder, paths = demo
+    assert main(["info", str(folder / "coadd.fits"), str(paths[1])]) == 0
+    out = capsys.readouterr().out
+    assert out.count("INPUTS (3 warps, 3 used):") == 1 and "VISIT: 1007" in out
+    assert "\n\n" + str(paths[1]) + ": warp" in out
+
+
+@pytest.mark.parametrize(("make", "code", "message"), [
+    (lambda p: None, 3, "no such file"),
+    (lambda p: p.write_bytes(b"not fits at all" * 300), 3, "not a readable FITS file"),
+    (lambda p: fits.PrimaryHDU(np.zeros((2, 2))).writeto(p), 3, "missing extension IMAGE, MASK, VARIANCE"),
+])
+def test_info_errors(tmp_path, capsys, make, code, message):
+    path = tmp_path / "x.fits"
+    make(path)
+    assert main(["info", str(path)]) == code
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+
+
+def test_info_on_a_directory(tmp_path, capsys):
+    assert main(["info", str(tmp_path)]) == 3
+    assert "is a directory" in capsys.readouterr().err
+

@@ -277,3 +277,21 @@ def test_to_hdulist_date(result, monkeypatch):
     assert "DATE" not in result.to_hdulist(date=False)[0].header
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
     assert result.to_hdulist()[0].header["DATE"] == "1970-01-02T00:00:00"
+
+
+def test_assemble_accepts_ccddata_and_nddata_like_warps():
+    expected = fc.assemble(warps(), fc.CoaddConfig(interpolate=False))
+    from_ccd = fc.assemble(ccds(), fc.CoaddConfig(interpolate=False))
+    np.testing.assert_allclose(from_ccd.image, expected.image, rtol=1e-6)
+    np.testing.assert_array_equal(from_ccd.mask, expected.mask)
+    assert [r.file for r in from_ccd.inputs] == ["w0", "w1", "w2"]
+    nddata = [NDData(w.image, uncertainty=VarianceUncertainty(w.variance), mask=w.mask, unit="nJy",
+                     wcs=w.wcs) for w in warps()]
+    mixed = fc.assemble([nddata[0], warps()[1], ccds()[2]], fc.CoaddConfig(interpolate=False))
+    np.testing.assert_allclose(mixed.image, expected.image, rtol=1e-6)
+    counts = NDData(np.ones(SHAPE), unit="adu", uncertainty=VarianceUncertainty(np.ones(SHAPE)))
+    with pytest.raises(fc.CalibrationError, match="zero point"):
+        fc.assemble([counts])
+    assert fc.assemble([counts], zero_points=27.0).inputs[0].scale == pytest.approx(3631e9 * 10 ** (-10.8))
+    again = fc.assemble(expected.to_ccddata(), fc.CoaddConfig(interpolate=False))  # one coadd as the input
+    np.testing.assert_allclose(again.image, expected.image, rtol=1e-6)

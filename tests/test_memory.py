@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +38,27 @@ def test_peak_memory_is_bounded_by_the_budget_not_the_warp_count(tmp_path, stati
     many = peak_rss(statistic, "24MiB", paths)
     # all 24 warps' planes would be 72 MiB; a stream within budget grows by far less
     assert many - few < 24 * 1024**2, (few, many)
+
+
+def _memory_ceiling_benchmark():
+    """benchmarks/memory_ceiling.py, loaded as a module (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "memory_ceiling.py"
+    spec = importlib.util.spec_from_file_location("memory_ceiling", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("statistic", ["mean", "meanclip"])
+def test_memory_ceiling_holds_at_small_scale(tmp_path, capsys, statistic):
+    """The benchmark of the memory ceiling, small: peak RSS <= budget + the interpreter's baseline.
+
+    16 warps of 512x512 (48 MiB of planes) with a 24 MiB budget and two threads (the weight
+    pass holds buffers per thread).
+    """
+    benchmark = _memory_ceiling_benchmark()
+    status = benchmark.main(["--size", "512", "--warps", "16", "--budget", "24MiB", "--threads", "2",
+                             "--statistic", statistic, "--workdir", str(tmp_path), "--json"])
+    figures = json.loads(capsys.readouterr().out)
+    assert status == 0 and figures["holds"], figures
+    assert figures["peak_mib"] <= figures["baseline_mib"] + figures["budget_mib"], figures

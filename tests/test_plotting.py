@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from astropy.visualization import AsinhStretch, LinearStretch
 from astropy.wcs import WCS
 
 import fastcoadd as fc
+from fastcoadd.cli import main
 from fastcoadd.demo import make_demo_warps
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -133,3 +136,59 @@ def test_wcs_is_used_when_present():
     wcs.wcs.cdelt = [-1e-4, 1e-4]
     figure = plotting.plot_planes(np.ones((5, 5)), np.zeros((5, 5), np.int32), {"BAD": 0}, wcs=wcs)
     assert type(figure.axes[0]).__name__ == "WCSAxes"
+
+
+def test_preview_command(demo, tmp_path, capsys):
+    folder, _, _ = demo
+    out = tmp_path / "coadd.png"
+    assert main(["preview", str(folder / "coadd.fits"), "-o", str(out), "--plane", "NO_DATA",
+                 "--stretch", "zscale", "--dpi", "40"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert out.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["{coadd}", "--plane", "NOPE"], 2, "mask plane 'NOPE' is not one of"),
+    (["{missing}"], 3, "no such file"),
+    (["{coadd}", "-o", "{tmp}/nowhere/c.png"], 8, "does not exist"),
+    (["{coadd}", "-o", "{tmp}/c.unknownformat"], 2, "cannot write c.unknownformat"),
+])
+def test_preview_errors(demo, tmp_path, capsys, args, code, message):
+    folder, _, _ = demo
+    values = {"coadd": folder / "coadd.fits", "missing": tmp_path / "missing.fits", "tmp": tmp_path}
+    assert main(["preview", *[a.format(**values) for a in args]]) == code
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_preview_of_a_file_that_is_not_a_warp(tmp_path, capsys):
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.zeros((3, 3))).writeto(tmp_path / "plain.fits")
+    assert main(["preview", str(tmp_path / "plain.fits")]) == 3
+    assert "missing extension IMAGE, MASK" in capsys.readouterr().err
+
+
+def test_missing_matplotlib_is_a_clear_error(demo, monkeypatch, tmp_path, capsys):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'fastcoadd\[plot\]'"):
+        demo[2].plot()
+    folder, _, _ = demo
+    assert main(["preview", str(folder / "coadd.fits"), "-o", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert "matplotlib, which is not installed" in err and "internal error" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_preview_and_info_on_the_demo_command_output(tmp_path, capsys):
+    folder = tmp_path / "demo-out"
+    assert main(["demo", str(folder), "--warps", "3", "--size", "64"]) == 0
+    coadd = folder / "coadd.fits"
+    assert main(["info", str(coadd)]) == 0
+    assert f"{coadd}: coadd, 64 x 64 pixels" in capsys.readouterr().out
+    assert main(["preview", str(coadd), "-o", str(folder / "coadd.png")]) == 0
+    assert (folder / "coadd.png").stat().st_size > 1000
+    assert main(["preview", str(folder / "warps" / "warp_000.fits")]) == 0  # next to the warp
+    assert (folder / "warps" / "warp_000.png").exists()

@@ -126,9 +126,11 @@ def remap_mask_tile(mask_in: np.ndarray, bit_map: np.ndarray, mask_out: np.ndarr
         Changed in place: the remapped mask.
     """
     ny, nx = mask_in.shape
+    # only the bits the input type has: a negative int32 must not sign-extend into bits 32..63
+    width = np.int64(-1) if mask_in.itemsize >= 8 else (np.int64(1) << np.int64(8 * mask_in.itemsize)) - 1
     for y in prange(ny):
         for x in range(nx):
-            m = np.int64(mask_in[y, x])
+            m = np.int64(mask_in[y, x]) & width
             out = np.int64(0)
             k = 0
             while m != 0 and k < 64:

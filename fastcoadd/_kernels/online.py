@@ -18,19 +18,19 @@ from .statistics import finish_sums, pass_variance
 SUM_W = 0  # Σw over good inputs
 SUM_W2 = 1  # Σw²
 SUM_W2V = 2  # Σw²v
-SHIFT = 3  # the first good value, subtracted before the two sums below
+SHIFT = 3  # the first good value with a weight, subtracted before the two sums below
 SUM_WD = 4  # Σw(x - shift)
 SUM_WD2 = 5  # Σw(x - shift)²
 N_SUMS = 6
 
 
 @jit_parallel
-def accumulate_warp(
+def accumulate_warps(
     image: np.ndarray,
     variance: np.ndarray,
     mask: np.ndarray,
-    scale: float,
-    weight: float,
+    scales: np.ndarray,
+    weights: np.ndarray,
     rules: np.ndarray,
     threshold_bits: np.ndarray,
     sums: np.ndarray,
@@ -38,24 +38,25 @@ def accumulate_warp(
     rejection_flags: np.ndarray,
     n_good: np.ndarray,
 ) -> None:
-    """Add one warp's tile to the running sums.
+    """Add a batch of warps' tiles to the running sums, warp after warp.
 
-    A pixel is good when ``x = image * scale`` is finite and ``mask & bad == 0``;
-    then ``Σw += w``, ``Σw² += w²``, ``Σw²v += w²·v·scale²``, ``Σwd += w·d`` and
-    ``Σwd² += w·d²`` with ``d = x - shift`` (the shift is the first good value; the
-    same sums, in the same order, as the tiled kernel, so both give identical bits),
-    the mask is OR-ed in and the count grows. Otherwise the input's bad bits are
-    remapped into ``rejection_flags`` and its weight is added to R_b of every
-    threshold plane b it carries.
+    For warp i, a pixel is good when ``x = image[i] * scales[i]`` is finite and
+    ``mask[i] & bad == 0``; then ``Σw += w``, ``Σw² += w²``, ``Σw²v += w²·v·scale²``,
+    ``Σwd += w·d`` and ``Σwd² += w·d²`` with ``d = x - shift`` (the shift is the first
+    good value with a non-zero weight; the same sums, in the same order, as the tiled kernel, so both give
+    identical bits), the mask is OR-ed in and the count grows. Otherwise the input's
+    bad bits are remapped into ``rejection_flags`` and its weight is added to R_b of
+    every threshold plane b it carries. The sums of a pixel are loaded once per batch,
+    which saves memory traffic; the result does not depend on the batch size.
 
     Parameters
     ----------
-    image, variance : ndarray of float, shape (ny, nx)
-        One warp's tile in its own units.
-    mask : ndarray of int32, shape (ny, nx)
-        Its mask in the output plane numbering.
-    scale, weight : float
-        Calibration to nJy and the warp's weight.
+    image, variance : ndarray of float, shape (n_batch, ny, nx)
+        The warps' tiles in their own units.
+    mask : ndarray of int32, shape (n_batch, ny, nx)
+        Their masks in the output plane numbering.
+    scales, weights : ndarray of float64, shape (n_batch,)
+        Calibration to nJy and weight of each warp.
     rules : ndarray of int64
         Mask rules (see :mod:`.maskbits`).
     threshold_bits : ndarray of int64, shape (n_thresholds,)
@@ -67,30 +68,49 @@ def accumulate_warp(
     n_good : ndarray of int32, shape (ny, nx)
         Changed in place: number of good inputs so far.
     """
-    ny, nx = image.shape
+    n_batch, ny, nx = image.shape
     n_thresholds = threshold_bits.shape[0]
     bad = rules[RULE_BAD]
-    scale2 = scale * scale
     for y in prange(ny):
         for x in range(nx):
-            m = np.int64(mask[y, x])
-            value = np.float64(image[y, x]) * scale
-            if math.isfinite(value) and (m & bad) == 0:
-                if n_good[y, x] == 0:
-                    sums[SHIFT, y, x] = value
-                d = value - sums[SHIFT, y, x]
-                sums[SUM_W, y, x] += weight
-                sums[SUM_W2, y, x] += weight * weight
-                sums[SUM_W2V, y, x] += weight * weight * (np.float64(variance[y, x]) * scale2)
-                sums[SUM_WD, y, x] += weight * d
-                sums[SUM_WD2, y, x] += weight * d * d
-                or_mask[y, x] |= m
-                n_good[y, x] += 1
-            else:
-                rejection_flags[y, x] |= rejection_bits(m & bad, rules)
-                for j in range(n_thresholds):
-                    if m & threshold_bits[j]:
-                        sums[N_SUMS + j, y, x] += weight
+            count = n_good[y, x]
+            shift = sums[SHIFT, y, x]
+            sum_w = sums[SUM_W, y, x]
+            sum_w2 = sums[SUM_W2, y, x]
+            sum_w2v = sums[SUM_W2V, y, x]
+            sum_wd = sums[SUM_WD, y, x]
+            sum_wd2 = sums[SUM_WD2, y, x]
+            good_mask = or_mask[y, x]
+            flags = rejection_flags[y, x]
+            for i in range(n_batch):
+                m = np.int64(mask[i, y, x])
+                weight = weights[i]
+                value = np.float64(image[i, y, x]) * scales[i]
+                if math.isfinite(value) and (m & bad) == 0:
+                    if sum_w == 0.0:  # no weight yet: shift to this value (earlier ones add 0)
+                        shift = value
+                    d = value - shift
+                    sum_w += weight
+                    sum_w2 += weight * weight
+                    sum_w2v += weight * weight * (np.float64(variance[i, y, x]) * (scales[i] * scales[i]))
+                    sum_wd += weight * d
+                    sum_wd2 += weight * d * d
+                    good_mask |= m
+                    count += 1
+                else:
+                    flags |= rejection_bits(m & bad, rules)
+                    for j in range(n_thresholds):
+                        if m & threshold_bits[j]:
+                            sums[N_SUMS + j, y, x] += weight
+            n_good[y, x] = count
+            sums[SHIFT, y, x] = shift
+            sums[SUM_W, y, x] = sum_w
+            sums[SUM_W2, y, x] = sum_w2
+            sums[SUM_W2V, y, x] = sum_w2v
+            sums[SUM_WD, y, x] = sum_wd
+            sums[SUM_WD2, y, x] = sum_wd2
+            or_mask[y, x] = good_mask
+            rejection_flags[y, x] = flags
 
 
 @jit_parallel

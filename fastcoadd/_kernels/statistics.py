@@ -105,7 +105,8 @@ def finish_sums(
 ) -> None:
     """Turn shifted weighted sums into ``result = [mean, s², Σw, Σw², Σw²v]``.
 
-    With ``d = x - shift`` for a shift taken from the data (the first kept input),
+    With ``d = x - shift`` for a shift taken from the data (the first kept input with
+    a non-zero weight, so zero-weight inputs far away cannot spoil the precision),
     ``mean = shift + Σwd / Σw`` (= Σwx / Σw) and ``M2 = Σwd² - (Σwd)² / Σw``
     (= Σw(x - mean)², floored at 0); s² is the de-biased scatter of SPEC §3.2. Identical
     inputs give d = 0, so their mean comes back exactly and M2 is exactly 0.
@@ -172,7 +173,7 @@ def weighted_pass(
             x = values[i] * value_scale
             if abs(x - center) <= half_width:
                 w = weights[i]
-                if kept == 0:
+                if sum_w == 0.0:  # no weight yet: shift to this value (earlier ones add 0)
                     shift = x
                 kept += 1
                 d = x - shift
