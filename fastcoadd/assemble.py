@@ -22,8 +22,7 @@ import numpy as np
 from astropy.nddata import NDData
 from astropy.wcs import WCS
 
-from . import __version__
-from ._io.coadd_writer import build_hdulist, check_writable, creation_date, write_atomic
+from ._io.coadd_writer import check_writable, write_atomic
 from ._io.fits_warp import FitsWarp
 from ._io.handles import HandlePool
 from ._kernels.interpolate import interpolate_rows, replace_nonpositive_variance
@@ -49,7 +48,7 @@ from ._validate import VarianceAudit, check_distinct, check_outputs_fit, check_p
 from .calibration import scale_from_header
 from .config import CoaddConfig
 from .errors import ConfigError, IncompatibleWarpError, NoUsableInputError, OutputError
-from .interop import warp_from_nddata
+from .interop import coadd_to_hdulist, warp_from_nddata
 from .masks import bit_map, bits_of, is_identity, merge_planes
 from .progress import ProgressCallback
 from .result import CoaddResult, InputRecord
@@ -155,15 +154,7 @@ def write_coadd(result: CoaddResult, path: str | os.PathLike, *, date: bool = Tr
     ``date`` writes the ``DATE`` keyword (UTC time of writing, or ``SOURCE_DATE_EPOCH``
     when set); without it the file depends on the inputs and configuration only.
     """
-    cards: dict[str, object] = {"FCVERS": __version__, "NINPUTS": result.n_used,
-                                "NSKIPPED": len(result.inputs) - result.n_used}
-    if date:
-        cards["DATE"] = creation_date()
-    cards.update(result.config.to_header())
-    rows = [record.__dict__ for record in result.inputs]
-    hdulist = build_hdulist(result.image, result.mask, result.variance, result.nimage, result.planes,
-                            rows, cards, result.wcs)
-    return write_atomic(hdulist, path)
+    return write_atomic(coadd_to_hdulist(result, date=date), path)
 
 
 # -- the steps ---------------------------------------------------------------------------------

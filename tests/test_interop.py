@@ -295,3 +295,11 @@ def test_assemble_accepts_ccddata_and_nddata_like_warps():
     assert fc.assemble([counts], zero_points=27.0).inputs[0].scale == pytest.approx(3631e9 * 10 ** (-10.8))
     again = fc.assemble(expected.to_ccddata(), fc.CoaddConfig(interpolate=False))  # one coadd as the input
     np.testing.assert_allclose(again.image, expected.image, rtol=1e-6)
+
+
+def test_write_coadd_writes_to_hdulist_byte_for_byte(result, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
+    for date in (True, False):
+        path = fc.write_coadd(result, tmp_path / f"c{date}.fits", date=date)
+        result.to_hdulist(date=date).writeto(tmp_path / "built.fits", overwrite=True)
+        assert path.read_bytes() == (tmp_path / "built.fits").read_bytes()
