@@ -106,3 +106,22 @@ def test_same_inputs_give_a_byte_identical_file(tmp_path):
     fc.assemble(paths[::-1], output=tmp_path / "b.fits", config=fc.CoaddConfig(tile_shape=(24, 7), threads=2),
                 date=False)
     assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes()
+
+
+def test_sip_distortion_survives_in_the_coadd_wcs(tmp_path):
+    from astropy.wcs import WCS, Sip
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [5.0, 5.0]
+    wcs.wcs.cd = np.diag([-5e-5, 5e-5])
+    coefficients = np.zeros((3, 3))
+    coefficients[2, 0] = 1e-6
+    wcs.sip = Sip(coefficients, coefficients, None, None, wcs.wcs.crpix)
+    warp = memory_warp(np.ones((10, 10)), wcs=wcs)
+    path = tmp_path / "sip.fits"
+    fc.assemble([warp], output=path)
+    header = fits.getheader(path, "IMAGE")
+    assert header["CTYPE1"] == "RA---TAN-SIP" and header["A_2_0"] == 1e-6
+    assert WCS(header).sip is not None

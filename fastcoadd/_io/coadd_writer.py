@@ -49,7 +49,8 @@ def build_hdulist(
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)  # e.g. notes about fixed-up WCS keywords
-        wcs_header = wcs.to_header() if wcs is not None else fits.Header()
+        # relax=True keeps SIP distortion terms (and the -SIP CTYPE suffix) when there are any
+        wcs_header = wcs.to_header(relax=wcs.sip is not None) if wcs is not None else fits.Header()
     primary = fits.PrimaryHDU()
     primary.header["BUNIT"] = "nJy"
     primary.header.update(wcs_header)
