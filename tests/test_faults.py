@@ -88,7 +88,7 @@ def run_held(hold: str, argv: list[str], send: signal.Signals) -> subprocess.Com
 @pytest.mark.parametrize(("send", "code", "message"), [
     (signal.SIGINT, 130, "fastcoadd: interrupted; no output written"),
     (signal.SIGTERM, 143, "fastcoadd: terminated; no output written"),
-])
+], ids=["SIGINT", "SIGTERM"])
 def test_signal_leaves_no_partial_coadd(warps, tmp_path, hold, send, code, message):
     output = tmp_path / "coadd.fits"
     output.write_bytes(PREVIOUS)

@@ -28,7 +28,7 @@ import fastcoadd as fc
 
 #: Seconds one example may take before it counts as a hang.
 TIME_LIMIT = 30
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 CONFIG = fc.CoaddConfig(memory_budget="64MiB", tile_shape=(3, 4))
 
