@@ -38,8 +38,8 @@ HOSTILE_VALUES = ["", "'abc'", "'nan'", "'inf'", "'-inf'", "T", "F", "0", "-1", 
                   "'unterminated", "= = =", "/ comment only"]
 
 
-class _Hang(Exception):
-    pass
+class _Hang(BaseException):
+    """A BaseException, so that no ``except Exception`` in the library can turn a hang into an error."""
 
 
 @contextlib.contextmanager

@@ -121,6 +121,11 @@ ERRORS = [
          fc.WarpFormatError, r"naxis\.fits: "),
     Case("header-card-bitpix-invalid", one_bad("bitpix.fits", card("BITPIX", "7", hdu=3)),
          fc.WarpFormatError, r"bitpix\.fits: "),
+    Case("header-card-naxis-huge", one_bad("axes.fits", card("NAXIS", "99999999")),
+         fc.WarpFormatError, r"axes\.fits: HDU 1 has NAXIS=99999999; FITS allows 0..999"),
+    Case("header-card-tfields-huge", one_bad("fields.fits", lambda p: set_card(
+        write_valid(p, seed=5, compressed=True), 2, "TFIELDS", "99999999")),
+         fc.WarpFormatError, r"fields\.fits: HDU 2 has TFIELDS=99999999; FITS allows 0..999"),
     Case("missing-IMAGE", one_bad("noimage.fits", lambda p: write_hdus(p, *plane_hdus(skip="IMAGE"))),
          fc.WarpFormatError, r"noimage\.fits: missing extension IMAGE"),
     Case("missing-MASK", one_bad("nomask.fits", lambda p: write_hdus(p, *plane_hdus(skip="MASK"))),

@@ -10,11 +10,13 @@ gets native-endian, C-contiguous arrays.
 from __future__ import annotations
 
 import functools
+import math
 import mmap
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from astropy.io import fits
@@ -96,9 +98,18 @@ class FitsWarp:
                 # uncompressed planes are read through memory maps of the descriptor: no need to
                 # parse the headers again, which keeps reopening cheap with thousands of warps
                 return (fileobj, None), fileobj.close
-        if os.fstat(fileobj.fileno()).st_size == 0:
+        file_size = os.fstat(fileobj.fileno()).st_size
+        if file_size == 0:
             fileobj.close()
             raise WarpFormatError("not a readable FITS file (empty, 0 bytes)", self.path)
+        try:
+            problem = _header_count_problem(fileobj, file_size)
+        except OSError:
+            problem = None  # astropy will meet the same read error and say so
+        if problem:
+            fileobj.close()
+            raise WarpFormatError(problem, self.path)
+        fileobj.seek(0)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", AstropyWarning)
@@ -318,6 +329,68 @@ def _wcs_from_text(text: str) -> WCS | None:
     except Exception:
         return None
     return wcs if wcs.has_celestial else None
+
+
+#: Most axes (NAXIS, ZNAXIS) and table columns (TFIELDS) the FITS standard allows.
+_MAX_COUNT = 999
+#: Header size past which the raw walk stops and leaves the file to astropy (LSST headers are far smaller).
+_MAX_HEADER_BLOCKS = 1000
+_COUNT_KEYS = (b"NAXIS", b"ZNAXIS", b"TFIELDS")
+_SIZE_KEYS = (b"BITPIX", b"PCOUNT", b"GCOUNT")
+
+
+def _header_count_problem(fileobj: BinaryIO, file_size: int) -> str:
+    """Walk the raw header cards of every HDU and refuse counts astropy would loop over.
+
+    astropy builds a list of NAXIS (or ZNAXIS, TFIELDS) entries when it opens an HDU: a
+    corrupt card such as ``NAXIS = 99999999`` takes minutes and gigabytes before any error.
+    This walk reads only the integer cards it needs, block by block; it returns the problem,
+    or "" when there is none or when it cannot follow the file (astropy then judges it).
+    """
+    offset = 0
+    index = 0
+    while offset < file_size:
+        fileobj.seek(offset)
+        values: dict[bytes, int] = {}
+        header_end = None
+        for block_index in range(_MAX_HEADER_BLOCKS):
+            block = fileobj.read(2880)
+            if len(block) < 2880:
+                return ""
+            for start in range(0, 2880, 80):
+                keyword = block[start:start + 8].rstrip()
+                if keyword == b"END":
+                    header_end = offset + (block_index + 1) * 2880
+                    break
+                if block[start + 8:start + 10] != b"= " or not (
+                        keyword in _COUNT_KEYS or keyword in _SIZE_KEYS or keyword[:5] == b"NAXIS"):
+                    continue
+                try:
+                    values[keyword] = int(block[start + 10:start + 80].split(b"/")[0].strip())
+                except ValueError:
+                    return ""
+            if header_end is not None:
+                break
+        if header_end is None:
+            return ""
+        for keyword in _COUNT_KEYS:
+            count = values.get(keyword)
+            if count is not None and not 0 <= count <= _MAX_COUNT:
+                return f"HDU {index} has {keyword.decode()}={count}; FITS allows 0..{_MAX_COUNT}"
+        naxis, bitpix = values.get(b"NAXIS"), values.get(b"BITPIX")
+        if naxis is None or bitpix is None:
+            return ""
+        axes = [values.get(b"NAXIS%d" % axis) for axis in range(1, naxis + 1)]
+        if any(axis is None or axis < 0 for axis in axes):
+            return ""
+        size = 0
+        if axes:
+            size = abs(bitpix) // 8 * values.get(b"GCOUNT", 1) * (values.get(b"PCOUNT", 0) + math.prod(axes))
+        if size < 0:  # a negative PCOUNT or GCOUNT: nothing to follow
+            return ""
+        offset = header_end + -(-size // 2880) * 2880
+        index += 1
+    return ""
 
 
 def _file_identity(fileobj: object) -> tuple[int, int, int, int]:
