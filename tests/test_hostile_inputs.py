@@ -111,6 +111,8 @@ ERRORS = [
          fc.WarpFormatError, r"text\.fits: not a readable FITS file"),
     Case("directory", one_bad("folder.fits", lambda p: p.mkdir()),
          fc.WarpFormatError, r"folder\.fits: is a directory"),
+    Case("fifo", one_bad("pipe.fits", os.mkfifo),
+         fc.WarpFormatError, r"pipe\.fits: is not a regular file \(a FIFO, device or socket\)"),
     Case("missing-file", one_bad("absent.fits", lambda p: None),
          fc.WarpFormatError, r"absent\.fits: cannot open: No such file"),
     Case("truncated-half-way-through-data", one_bad("cut.fits", truncated_in_image_data),

@@ -13,6 +13,7 @@ import functools
 import math
 import mmap
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,9 @@ class FitsWarp:
     # -- opening ---------------------------------------------------------------------------
     def _open(self) -> tuple[tuple[object, fits.HDUList], object]:
         try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode) and not self.path.is_dir():
+                # opening a FIFO would wait for a writer forever
+                raise WarpFormatError("is not a regular file (a FIFO, device or socket)", self.path)
             fileobj = open(self.path, "rb")  # noqa: SIM115 - closed by the pool
         except IsADirectoryError:
             raise WarpFormatError("is a directory, not a FITS file", self.path) from None
