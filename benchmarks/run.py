@@ -101,6 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=0.0, metavar="S",
                         help="before each run, wait up to S seconds for the machine's CPU use to drop below "
                              "25%% (default 0: do not wait; the CPU use seen is recorded either way)")
+    parser.add_argument("--meanclip-samples", type=int, default=4000, metavar="N",
+                        help="check fastcoadd meanclip against a plain-numpy SPEC §3.3 implementation on N "
+                             "random pixels (default 4000; 0 to skip)")
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached warps")
     parser.add_argument("--keep-outputs", action="store_true",
                         help="keep the coadds and SWarp inputs under benchmarks/out/<label>-<timestamp>/")
@@ -146,6 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     table = timing_table(measurements, limits, startup, in_bytes, args.threads)
     print(table)
     agreement, agreement_text = check_agreement(measurements, n_warps)
+    if args.meanclip_samples:
+        sample = check_meanclip_sample(measurements, paths, args.meanclip_samples)
+        if sample:
+            agreement["meanclip reference sample"] = sample
+            agreement_text += (
+                f"\nfastcoadd meanclip vs plain-numpy MEANCLIP (SPEC §3.3, baselines/_common.py) on "
+                f"{sample['pixels']} random pixels: max rel {sample['max_rel']:.2e}, "
+                f"{100 * sample['frac_rel_gt_1e-5']:.3f}% > 1e-5 "
+                f"({'agree' if sample['verdict'] == 'agree' else 'DIFFER'}); the reference clips at least "
+                f"one input on {100 * sample['frac_pixels_clipped']:.1f}% of them, fastcoadd flags CLIPPED "
+                f"on {100 * sample['frac_fastcoadd_clipped']:.1f}%")
     print()
     print(agreement_text)
     oddities = find_oddities(measurements, agreement)
@@ -427,6 +441,59 @@ def check_agreement(measurements: list[Measurement], n_warps: int) -> tuple[dict
     return results, text
 
 
+def check_meanclip_sample(measurements: list[Measurement], paths: list[Path], n_samples: int,
+                          seed: int = 0) -> dict | None:
+    """fastcoadd meanclip against ``weighted_clipped_mean`` of baselines/_common.py on random pixels."""
+    m = _lookup(measurements, "fastcoadd meanclip")
+    if m is None or m.run is None or not m.run.ok or not m.output.exists():
+        return None
+    sys.path.insert(0, str(BASELINE_DIR))
+    import _common
+
+    warps = _common.open_warps(list(paths))
+    coadd = _read_coadd(m.output)
+    ny, nx = coadd["IMAGE"].shape
+    rng = np.random.default_rng(seed)
+    ys, xs = rng.integers(0, ny, n_samples), rng.integers(0, nx, n_samples)
+    values = np.full((len(warps), n_samples), np.nan)
+    weights = np.empty(len(warps))
+    for i, warp in enumerate(warps):
+        image, mask, variance = _common.read_planes(warp)
+        weights[i] = _common.weight_of(warp, image, mask, variance)
+        good = _common.good_of(image, mask, warp.bad)[ys, xs]
+        values[i] = np.where(good, image[ys, xs].astype(np.float64) * warp.scale, np.nan)
+        del image, mask, variance
+    usable = np.isfinite(weights)
+    values, weights = values[usable], weights[usable]
+    reference = np.empty(n_samples)
+    clipped = np.empty(n_samples, dtype=np.int64)
+    for j in range(n_samples):
+        good = np.isfinite(values[:, j])
+        reference[j], clipped[j] = _common.weighted_clipped_mean(values[good, j], weights[good])
+    image = coadd["IMAGE"][ys, xs].astype(np.float64)
+    sigma = np.sqrt(coadd["VARIANCE"][ys, xs].astype(np.float64))
+    both = np.isfinite(reference) & (coadd["NIMAGE"][ys, xs] > 0) & np.isfinite(sigma)
+    rel = np.abs(reference[both] - image[both]) / np.maximum(np.abs(image[both]), sigma[both])
+    clip_bit = 1 << _clipped_bit(m.output)
+    return {
+        "pixels": int(both.sum()),
+        "max_rel": float(rel.max()) if rel.size else float("nan"),
+        "frac_rel_gt_1e-5": float((rel > EQUAL_RTOL).mean()) if rel.size else float("nan"),
+        "verdict": "agree" if rel.size and rel.max() <= EQUAL_RTOL else "DIFFER",
+        "frac_pixels_clipped": float((clipped[both] > 0).mean()) if rel.size else float("nan"),
+        "frac_fastcoadd_clipped": float(((coadd["MASK"][ys, xs][both] & clip_bit) != 0).mean()),
+    }
+
+
+def _clipped_bit(path: Path) -> int:
+    header = fits.getheader(path, "MASK")
+    for key, value in header.items():
+        name = key.split()[-1] if key.upper().startswith("HIERARCH") else key
+        if name.upper() == "MP_CLIPPED":
+            return int(value)
+    raise KeyError(f"{path}: no MP_CLIPPED card")
+
+
 def find_oddities(measurements: list[Measurement], agreement: dict) -> list[str]:
     notes = []
     for name in ("fastcoadd mean", "fastcoadd meanclip"):
@@ -439,7 +506,8 @@ def find_oddities(measurements: list[Measurement], agreement: dict) -> list[str]
             notes.append(f"{name} ({fc.wall:.3g} s) is slower than " + ", ".join(faster))
     for peer, figures in agreement.items():
         if figures.get("verdict") == "DIFFER":
-            notes.append(f"{peer} differs from {figures['reference']} beyond {EQUAL_RTOL:g}: max rel "
+            reference = figures.get("reference", "the plain-numpy reference")
+            notes.append(f"{peer} differs from {reference} beyond {EQUAL_RTOL:g}: max rel "
                          f"{figures['max_rel']:.3e}, {100 * figures['frac_rel_gt_1e-5']:.4f}% of pixels")
         if figures.get("only_fastcoadd"):
             notes.append(f"{peer}: {figures['only_fastcoadd']} pixels have a fastcoadd value but none "

@@ -124,13 +124,14 @@ def table(points: list[dict]) -> str:
         for statistic in STATISTICS:
             r = p[statistic]
             wall = r["wall_s"]
-            row += [num(wall), fmt(r["peak_rss_bytes"] / 1024**2, 0) if wall else "—",
+            row += [num(wall), num(r["cpu_s"]) if wall else "—",
+                    fmt(r["peak_rss_bytes"] / 1024**2, 0) if wall else "—",
                     num(p["input_bytes"] / wall / 1e9) if wall else "—",
                     num(wall / p["cat_s"]) if wall else "—"]
         rows.append(row)
     header = ["series", "warps", "size", "input GB", "cat s"]
     for statistic in STATISTICS:
-        header += [f"{statistic} wall s", f"{statistic} RSS MiB", f"{statistic} GB/s", f"{statistic} × cat"]
+        header += [f"{statistic} {column}" for column in ("wall s", "CPU s", "RSS MiB", "GB/s", "× cat")]
     return markdown_table(header, rows)
 
 
@@ -147,18 +148,21 @@ def plot(points: list[dict], path: Path, budget_bytes: int, startup_s: float) ->
         if not chosen:
             continue
         x = [p["n_warps"] if series == "warps" else p["size"] ** 2 for p in chosen]
-        for statistic, marker in zip(STATISTICS, ("o", "s"), strict=True):
+        for statistic, marker, colour in zip(STATISTICS, ("o", "s"), ("C0", "C1"), strict=True):
             walls = [p[statistic]["wall_s"] for p in chosen]
+            cpus = [p[statistic]["cpu_s"] if p[statistic]["ok"] else None for p in chosen]
             rss = [p[statistic]["peak_rss_bytes"] / 1024**2 if p[statistic]["ok"] else None for p in chosen]
-            axes[0, col].plot(x, walls, marker=marker, label=f"fastcoadd {statistic}")
-            axes[1, col].plot(x, rss, marker=marker, label=f"fastcoadd {statistic}")
+            axes[0, col].plot(x, walls, marker=marker, color=colour, label=f"fastcoadd {statistic}")
+            axes[0, col].plot(x, cpus, marker=marker, color=colour, ls="--", alpha=0.5, mfc="none",
+                              label=f"{statistic}: CPU time")
+            axes[1, col].plot(x, rss, marker=marker, color=colour, label=f"fastcoadd {statistic}")
         axes[0, col].plot(x, [p["cat_s"] for p in chosen], "k:", marker=".", label="cat (read limit)")
         axes[0, col].axhline(startup_s, color="grey", ls="--", lw=1, label="start-up (1 × 64²)")
         axes[1, col].axhline(budget_bytes / 1024**2, color="grey", ls="--", lw=1, label="memory budget")
         first = chosen[0]
         title = (f"{first['size']}² warps" if series == "warps" else f"{first['n_warps']} warps")
         axes[0, col].set_title(f"against {xlabel.split(' (')[0]} ({title})")
-        axes[0, col].set_ylabel("wall time (s)")
+        axes[0, col].set_ylabel("time (s)")
         axes[1, col].set_ylabel("peak RSS (MiB)")
         axes[1, col].set_xlabel(xlabel)
         for ax in axes[:, col]:

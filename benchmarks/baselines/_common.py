@@ -115,6 +115,34 @@ def clipped_mean(values: np.ndarray, sigma: float = SIGMA, iterations: int = ITE
     return mean
 
 
+def weighted_clipped_mean(values: np.ndarray, weights: np.ndarray, sigma: float = SIGMA,
+                          iterations: int = ITERATIONS) -> tuple[float, int]:
+    """MEANCLIP of one pixel's good inputs (SPEC §3.3), written plainly: (mean, number clipped)."""
+    n = values.size
+    if n == 0:
+        return math.nan, 0
+    q1, median, q3 = np.percentile(values, [25.0, 50.0, 75.0])
+    iqr = q3 - q1
+    mean = scatter = math.nan
+    kept = np.zeros(n, dtype=bool)
+    for k in range(iterations):
+        center = median if k == 0 else mean
+        half = sigma * IQR_TO_SIGMA * iqr if k == 0 or n <= 1 else sigma * math.sqrt(max(scatter, 0.0))
+        if math.isnan(center) or math.isnan(half):
+            return math.nan, n
+        kept = np.abs(values - center) <= half
+        x, w = values[kept], weights[kept]
+        sum_w = w.sum()
+        if sum_w == 0:
+            mean = scatter = math.nan
+            continue
+        mean = float((w * x).sum() / sum_w)
+        sum_w2 = float((w * w).sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scatter = float((w * (x - mean) ** 2).sum() / sum_w * sum_w**2 / (sum_w**2 - sum_w2))
+    return mean, int(n - kept.sum())
+
+
 def weight_of(warp: WarpInfo, image: np.ndarray, mask: np.ndarray, variance: np.ndarray) -> float:
     """SPEC §4: 1 / MEANCLIP of the scaled variance over the good pixels with a variance."""
     good = good_of(image, mask, warp.bad) & ~np.isnan(variance)
