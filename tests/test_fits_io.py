@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from _warpfiles import patch_wcs
 from astropy.io import fits
-from astropy.wcs import WCS
 from conftest import bit
 
 import fastcoadd as fc
@@ -21,15 +21,6 @@ def pool():
     handles = HandlePool()
     yield handles
     handles.close_all()
-
-
-def patch_wcs(shape=(8, 10), crval=(150.1, 2.2)) -> WCS:
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crval = list(crval)
-    wcs.wcs.crpix = [shape[1] / 2 + 0.5, shape[0] / 2 + 0.5]
-    wcs.wcs.cd = np.array([[-0.2 / 3600, 0.0], [0.0, 0.2 / 3600]])
-    return wcs
 
 
 def planes_for(seed: int, shape=(8, 10)):
