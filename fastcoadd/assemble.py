@@ -11,15 +11,16 @@ import contextlib
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numba
 import numpy as np
-from astropy.nddata import NDData
 from astropy.wcs import WCS
 
 from ._io.coadd_writer import check_writable, write_atomic
@@ -44,6 +45,7 @@ from ._kernels.stack import stack_tile
 from ._kernels.statistics import STATISTIC_MEAN, STATISTIC_MEANCLIP, STATISTIC_MEDIAN
 from ._lowmem import count_equal, count_nonzero_and, finite_median
 from ._tiling import Tile, iter_tiles, plan_tile_shape
+from ._timing import StepTimes
 from ._validate import VarianceAudit, check_distinct, check_outputs_fit, check_plane_names, check_wcs
 from .calibration import scale_from_header
 from .config import CoaddConfig
@@ -55,6 +57,9 @@ from .result import CoaddResult, InputRecord
 from .warp import MemoryWarpSource, Warp, WarpSource
 from .weights import weight_from_variance
 
+if TYPE_CHECKING:
+    from astropy.nddata import NDData
+
 log = logging.getLogger(__name__)
 
 _STATISTIC_CODES = {"mean": STATISTIC_MEAN, "meanclip": STATISTIC_MEANCLIP, "median": STATISTIC_MEDIAN}
@@ -64,8 +69,21 @@ WCS_RTOL = 1e-9
 _WEIGHT_BAND_PIXELS = 4 * 1024**2
 #: Warps read and accumulated together by the online mean (running sums are loaded once per batch).
 _ONLINE_BATCH = 8
+#: Elements between the tiles of consecutive inputs in the tile buffers (see _TileBuffers): 528 elements
+#: shift each tile by 33 cache lines, so up to 64 inputs start on distinct lines of a 4 KiB page.
+_SLOT_PAD = 528
 
-WarpLike = str | os.PathLike | Warp | NDData
+WarpLike = Union[str, os.PathLike, Warp, "NDData"]
+
+
+def _is_nddata(value: object) -> bool:
+    """Whether ``value`` is an astropy NDData (CCDData too), without importing astropy.nddata.
+
+    An NDData can only exist once its module is imported, so the check looks the module up
+    instead of importing it: astropy.nddata would add about half a second to every start-up.
+    """
+    nddata = sys.modules.get("astropy.nddata")
+    return nddata is not None and isinstance(value, nddata.NDData)
 
 
 def assemble(
@@ -120,7 +138,7 @@ def assemble(
     if not isinstance(config, CoaddConfig):
         raise ConfigError(f"config must be a fastcoadd.CoaddConfig, got {type(config).__name__}")
     started = time.perf_counter()
-    if isinstance(warps, (str, os.PathLike, Warp, NDData)):
+    if isinstance(warps, (str, os.PathLike, Warp)) or _is_nddata(warps):
         warps = [warps]
     try:
         warps = list(warps)
@@ -142,9 +160,11 @@ def assemble(
                                progress or _no_progress)
     finally:
         pool.close_all()
-    result.stats["wall_seconds"] = time.perf_counter() - started
     if output_path is not None:
+        writing = time.perf_counter()
         write_coadd(result, output_path, date=date)
+        result.stats["seconds"]["write"] = time.perf_counter() - writing
+    result.stats["wall_seconds"] = time.perf_counter() - started
     return result
 
 
@@ -167,6 +187,8 @@ def _assemble(
     pool: HandlePool,
     progress: ProgressCallback,
 ) -> CoaddResult:
+    times = StepTimes()
+    opening = time.perf_counter()
     sources = [_open(warp, index, pool) for index, warp in enumerate(warps)]
     order = sorted(range(len(sources)), key=lambda i: _canonical_key(sources[i]))
     sources = [sources[i] for i in order]
@@ -186,11 +208,13 @@ def _assemble(
     ]
     planes = merge_planes(source.planes for source in sources)
     check_plane_names(config, planes)
+    times.add("open and check inputs", time.perf_counter() - opening)
     if weights is not None:
         measured = [_given_weight(float(weights[i])) for i in order]
     else:
         audits = [VarianceAudit(s, bits_of(config.bad_planes, s.planes)) for s in sources]
-        measured = _measure_weights(audits, warp_scales, config, progress)  # type: ignore[arg-type]
+        with times.measure("weights"):
+            measured = _measure_weights(audits, warp_scales, config, progress, times)  # type: ignore[arg-type]
         measured = [(weight, audit.reason or reason)
                     for (weight, reason), audit in zip(measured, audits, strict=True)]
     records: list[InputRecord] = []
@@ -209,12 +233,14 @@ def _assemble(
         [sources[p] for p in used],
         np.array([warp_scales[p] for p in used], dtype=np.float64),
         np.array([records[p].weight for p in used], dtype=np.float64),
-        planes, config, progress,
+        planes, config, progress, times,
     )
     image, variance, mask, nimage, tile_shape = stacked
-    if config.interpolate:
-        _interpolate(image, variance, mask, planes)
-    replace_nonpositive_variance(variance)
+    with times.measure("interpolate and finish"):
+        if config.interpolate:
+            _interpolate(image, variance, mask, planes)
+        replace_nonpositive_variance(variance)
+    counting = time.perf_counter()
     stats = {
         "tile_shape": tile_shape,
         "n_inputs": len(records),
@@ -222,11 +248,14 @@ def _assemble(
         "pixels_clipped": count_nonzero_and(mask, 1 << planes["CLIPPED"]),
         "pixels_no_data": count_equal(nimage, 0),
     }
+    times.add("interpolate and finish", time.perf_counter() - counting)
+    stats["seconds"] = dict(times.seconds)
+    log.debug("seconds per step: %s", ", ".join(f"{k} {v:.3f}" for k, v in times.seconds.items()))
     return CoaddResult(image, mask, variance, nimage, planes, records, config, wcs, stats)
 
 
 def _measure_weights(sources: list[WarpSource], scales: list[float], config: CoaddConfig,
-                     progress: ProgressCallback) -> list[tuple[float, str]]:
+                     progress: ProgressCallback, times: StepTimes) -> list[tuple[float, str]]:
     """Weights of all warps (SPEC §4), measured concurrently, each with the reason to skip it."""
     workers = max(1, min(len(sources), config.threads or numba.get_num_threads()))
     local = threading.local()
@@ -234,7 +263,7 @@ def _measure_weights(sources: list[WarpSource], scales: list[float], config: Coa
     def measure(index: int) -> tuple[float, str]:
         if not hasattr(local, "buffers"):
             local.buffers = _WeightBuffers()
-        return _measure_weight(sources[index], scales[index], config, local.buffers)
+        return _measure_weight(sources[index], scales[index], config, local.buffers, times)
 
     measured: list[tuple[float, str]] = []
     progress("weights", 0, len(sources))
@@ -261,8 +290,8 @@ class _WeightBuffers:
         return array
 
 
-def _measure_weight(source: WarpSource, scale: float, config: CoaddConfig, buffers: _WeightBuffers
-                    ) -> tuple[float, str]:
+def _measure_weight(source: WarpSource, scale: float, config: CoaddConfig, buffers: _WeightBuffers,
+                    times: StepTimes) -> tuple[float, str]:
     """Weight of one warp (SPEC §4) and the reason to skip it ("" when usable)."""
     ny, nx = source.shape
     bad = bits_of(config.bad_planes, source.planes)
@@ -274,19 +303,24 @@ def _measure_weight(source: WarpSource, scale: float, config: CoaddConfig, buffe
     for y0 in range(0, ny, band):
         rows = slice(y0, min(y0 + band, ny))
         shape = (rows.stop - rows.start, nx)
+        reading = time.perf_counter()
         image = source.read("IMAGE", rows, slice(None),
                             out=_view(buffers.get("image", band * nx, source.image_dtype), shape))
         mask = source.read("MASK", rows, slice(None),
                            out=_view(buffers.get("mask", band * nx, _plane_dtype(source, "MASK")), shape))
         variance = source.read("VARIANCE", rows, slice(None),
                                out=_view(buffers.get("variance", band * nx, variance_dtype), shape))
+        gathering = time.perf_counter()
         n_good, finite = gather_good_values(image, mask, variance, bad, good_variances, n_good)
         n_finite += finite
+        times.add("weights: read (thread-seconds)", gathering - reading)
+        times.add("weights: select good pixels (thread-seconds)", time.perf_counter() - gathering)
     if n_finite == 0:
         return math.nan, "image is all NaN"
     if n_good == 0:
         return math.nan, "no good pixel (all masked or without variance)"
-    weight = weight_from_variance(good_variances[:n_good], config.sigma, config.iterations, scale)
+    with times.measure("weights: clipped mean (thread-seconds)"):
+        weight = weight_from_variance(good_variances[:n_good], config.sigma, config.iterations, scale)
     if not (math.isfinite(weight) and weight > 0):
         return weight, f"weight {weight!r} is not finite and positive"
     return weight, ""
@@ -299,6 +333,7 @@ def _stack(
     planes: dict[str, int],
     config: CoaddConfig,
     progress: ProgressCallback,
+    times: StepTimes,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
     """Run the tile loop and return (image, variance, mask, nimage, tile shape)."""
     shape = sources[0].shape
@@ -352,26 +387,34 @@ def _stack(
                 for start in range(0, n, batch_size):
                     stop = min(start + batch_size, n)
                     image, variance, mask = batch_buffers.views(stop - start, h, w)
-                    _read_tiles(pool, readers, range(start, stop), tile, image, variance, mask, first=start)
+                    with times.measure("stack: read tiles"):
+                        _read_tiles(pool, readers, range(start, stop), tile, image, variance, mask,
+                                    first=start)
                     # warps enter in input order: the sums do not depend on the batch size
-                    accumulate_warps(image, variance, mask, scales[start:stop], weights[start:stop], rules,
-                                     threshold_bits, sums, or_mask, flags, count)
+                    with times.measure("stack: combine"):
+                        accumulate_warps(image, variance, mask, scales[start:stop], weights[start:stop],
+                                         rules, threshold_bits, sums, or_mask, flags, count)
+                finishing = time.perf_counter()
                 finish_online_mean(sums, or_mask, flags, count, config.variance_from_scatter, rules,
                                    threshold_bits, threshold_values, out_image[tile.rows, tile.cols],
                                    out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
                                    out_nimage[tile.rows, tile.cols])
+                times.add("stack: combine", time.perf_counter() - finishing)
                 progress("stacking", done, len(tiles))
         else:
             stack_buffers = _TileBuffers(n, tile_pixels, float_dtype)
             for done, tile in enumerate(tiles, 1):
                 h, w = tile.shape
                 image, variance, mask = stack_buffers.views(n, h, w)
-                _read_tiles(pool, readers, range(n), tile, image, variance, mask)
+                with times.measure("stack: read tiles"):
+                    _read_tiles(pool, readers, range(n), tile, image, variance, mask)
+                combining = time.perf_counter()
                 stack_tile(image, variance, mask, scales, weights, statistic, config.sigma,
                            config.iterations, config.variance_from_scatter, rules, threshold_bits,
                            threshold_values, out_image[tile.rows, tile.cols],
                            out_variance[tile.rows, tile.cols], out_mask[tile.rows, tile.cols],
                            out_nimage[tile.rows, tile.cols])
+                times.add("stack: combine", time.perf_counter() - combining)
                 progress("stacking", done, len(tiles))
     return out_image, out_variance, out_mask, out_nimage, tile_shape
 
@@ -386,16 +429,28 @@ def _read_tiles(pool: ThreadPoolExecutor, readers: list[_TileReader], indices: r
 
 
 class _TileBuffers:
-    """Flat buffers for the image, variance and mask tiles of several inputs, allocated once."""
+    """Buffers for the image, variance and mask tiles of several inputs, allocated once.
+
+    The tile of input i starts ``i * (tile_pixels + _SLOT_PAD)`` elements into each
+    buffer. Without the pad, tiles whose size is a multiple of 4 KiB (any tile of a
+    power-of-two width) would start at the same offset within a page, so the kernels,
+    which read pixel (y, x) of every input together, would have all their input
+    streams competing for the same cache sets.
+    """
 
     def __init__(self, n: int, tile_pixels: int, float_dtype: np.dtype) -> None:
-        self.image = np.empty(n * tile_pixels, dtype=float_dtype)
-        self.variance = np.empty(n * tile_pixels, dtype=float_dtype)
-        self.mask = np.empty(n * tile_pixels, dtype=np.int32)
+        self.slot = tile_pixels + _SLOT_PAD
+        self.image = np.empty(n * self.slot, dtype=float_dtype)
+        self.variance = np.empty(n * self.slot, dtype=float_dtype)
+        self.mask = np.empty(n * self.slot, dtype=np.int32)
 
     def views(self, n: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """C-contiguous (n, h, w) views of the start of the buffers."""
-        return (_view(self.image, (n, h, w)), _view(self.variance, (n, h, w)), _view(self.mask, (n, h, w)))
+        """(n, h, w) views of the buffers; each input's (h, w) tile is C-contiguous."""
+        return tuple(  # type: ignore[return-value]
+            np.lib.stride_tricks.as_strided(buffer, shape=(n, h, w), writeable=True,
+                                            strides=(self.slot * buffer.itemsize, w * buffer.itemsize,
+                                                     buffer.itemsize))
+            for buffer in (self.image, self.variance, self.mask))
 
 
 class _TileReader:
@@ -445,7 +500,7 @@ def _open(warp: WarpLike, index: int, pool: HandlePool) -> WarpSource:
         return MemoryWarpSource(warp, index)
     if isinstance(warp, (str, os.PathLike)):
         return FitsWarp(warp, pool)
-    if isinstance(warp, NDData):  # CCDData too
+    if _is_nddata(warp):  # CCDData too
         return MemoryWarpSource(warp_from_nddata(warp), index)
     raise ConfigError(
         f"warp {index} is a {type(warp).__name__}; expected a path, a fastcoadd.Warp or an NDData/CCDData")

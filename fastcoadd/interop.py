@@ -17,12 +17,11 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy import units as u
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
-from astropy.nddata import CCDData, NDData, NDUncertainty, VarianceUncertainty
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
@@ -35,12 +34,16 @@ from .masks import planes_from_header, planes_to_header
 from .result import CoaddResult, InputRecord
 from .warp import Warp
 
+if TYPE_CHECKING:  # astropy.nddata and astropy.units are imported when used: they slow every start-up
+    from astropy import units as u
+    from astropy.nddata import CCDData, NDData, NDUncertainty
+
 __all__ = ["coadd_to_ccddata", "coadd_to_hdulist", "read_coadd", "warp_from_nddata"]
 
 #: Header keywords that calibrate a warp (SPEC §1).
 CALIBRATION_KEYS = ("BUNIT", "MAGZERO", "FLUXMAG0")
 #: Units taken as "counts": the warp then needs a zero point (from ``meta`` or given).
-_COUNT_UNITS = (u.dimensionless_unscaled, u.adu, u.electron, u.count, u.photon)
+_COUNT_UNITS = ("dimensionless_unscaled", "adu", "electron", "count", "photon")
 #: Extensions a coadd file must have (SPEC §2).
 _COADD_EXTENSIONS = ("IMAGE", "MASK", "VARIANCE", "NIMAGE", "INPUTS")
 
@@ -138,6 +141,8 @@ def _variance_of(uncertainty: NDUncertainty | None, unit: u.UnitBase | None, sha
                  where: str) -> np.ndarray:
     if uncertainty is None:
         raise WarpFormatError("has no uncertainty; a variance (or standard deviation) is needed", where)
+    from astropy.nddata import NDUncertainty, VarianceUncertainty
+
     kind = getattr(uncertainty, "uncertainty_type", None)
     if not isinstance(uncertainty, NDUncertainty) or kind not in ("std", "var", "ivar"):
         raise WarpFormatError(
@@ -179,13 +184,15 @@ def _mask_of(mask: object, shape: tuple[int, ...], planes: Mapping[str, int], ma
 
 def _calibration_of(unit: u.UnitBase | None, meta: _Meta, zero_point: float | None,
                     where: str) -> dict[str, object]:
+    from astropy import units as u
+
     if unit is not None and unit.is_equivalent(u.nJy):
         if zero_point is not None:
             raise ConfigError(f"{where}: data in {unit} are calibrated already; do not give a zero point")
         scale = unit.to(u.nJy)
         # FLUXMAG0 is the data value of a magnitude-0 (3631 Jy) source: exactly this scale (SPEC §1).
         return {"BUNIT": "nJy"} if scale == 1.0 else {"FLUXMAG0": AB_ZERO_NJY / scale}
-    if unit is not None and not any(unit == count_unit for count_unit in _COUNT_UNITS):
+    if unit is not None and not any(unit == getattr(u, count_unit) for count_unit in _COUNT_UNITS):
         raise WarpFormatError(
             f"unit {unit} is neither a flux density (convertible to nJy) nor counts", where)
     if zero_point is not None:
@@ -253,6 +260,9 @@ def coadd_to_ccddata(result: CoaddResult, mask_planes: Iterable[str] = ("NO_DATA
         warnings.simplefilter("ignore", VerifyWarning)  # long plane names become HIERARCH cards
         for key, value in {**coadd_header_cards(result), **planes_to_header(result.planes)}.items():
             meta[key] = value
+    from astropy import units as u
+    from astropy.nddata import CCDData, VarianceUncertainty
+
     return CCDData(result.image, unit=u.nJy, uncertainty=VarianceUncertainty(result.variance),
                    mask=mask, wcs=result.wcs, meta=meta)
 

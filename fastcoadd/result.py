@@ -51,7 +51,11 @@ class CoaddResult:
     wcs : astropy.wcs.WCS or None
         The patch grid.
     stats : dict
-        Run figures: wall time, tile shape, pixels clipped, ...
+        Run figures: ``wall_seconds`` (the whole call, writing included), ``tile_shape``,
+        ``n_inputs``, ``n_used``, ``pixels_clipped``, ``pixels_no_data`` and ``seconds``: the
+        time spent per step (opening and checking the inputs, weights, reading tiles,
+        combining, interpolation, writing); steps run on several threads at once say
+        "thread-seconds" and add up the threads.
     """
 
     image: np.ndarray

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels.selection import select_float32
-from ._kernels.statistics import clip_passes
+from ._kernels.statistics import unweighted_clip_passes
 
 _QUARTILES = (0.25, 0.5, 0.75)
 
@@ -77,8 +77,8 @@ def unweighted_clipped_mean(values: np.ndarray, sigma: float, iterations: int, v
         return float("nan")
     q1, median, q3 = quantiles_by_selection(values, _QUARTILES, value_scale)
     result = np.empty(5, dtype=np.float64)
-    ones = np.broadcast_to(np.float64(1.0), values.shape)
-    clip_passes(values, ones, values, n, value_scale, median, q3 - q1, sigma, iterations, result)
+    unweighted_clip_passes(np.ascontiguousarray(values), value_scale, median, q3 - q1, sigma, iterations,
+                           result)
     return float(result[0])
 
 

@@ -40,9 +40,10 @@ from fastcoadd._kernels.maskbits import (
     remap_mask_tile,
 )
 from fastcoadd._kernels.online import N_SUMS, accumulate_warps, finish_online_mean
+from fastcoadd._kernels.selection import select_float32
 from fastcoadd._kernels.stack import stack_tile
 from fastcoadd._kernels.statistics import STATISTIC_MEAN, STATISTIC_MEANCLIP, STATISTIC_MEDIAN
-from fastcoadd.weights import unweighted_clipped_mean
+from fastcoadd.weights import quantiles_by_selection, unweighted_clipped_mean
 
 # LSST default planes plus the planes fastcoadd adds
 BAD, SAT, INTRP, EDGE, DETECTED = 1 << 0, 1 << 1, 1 << 2, 1 << 4, 1 << 5
@@ -397,6 +398,47 @@ def test_unweighted_clipped_mean_huge_sigma_is_the_mean_in_any_order(values, ite
     shuffled = values.copy()
     random.shuffle(shuffled)
     np.testing.assert_allclose(unweighted_clipped_mean(shuffled, 1e30, iterations), got, rtol=1e-12)
+
+
+FLOAT32_VALUES = st.one_of(
+    st.floats(width=32, allow_nan=False),  # zeros of both signs, subnormals, infinities
+    st.sampled_from([0.0, -0.0, 1.0, 1.0000001, -1.0, 3.4028235e38, -math.inf, math.inf]),  # ties
+)
+
+
+@FAST
+@given(st.lists(FLOAT32_VALUES, min_size=1, max_size=300), st.data())
+def test_select_float32_matches_sorting(values, data):
+    values = np.array(values, dtype=np.float32)
+    ranks = np.array(data.draw(st.lists(st.integers(0, values.size - 1), min_size=1, max_size=6)), dtype=np.int64)
+    got = select_float32(values, ranks)
+    expected = np.sort(values)[ranks]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)  # -0.0 == 0.0: either may come back for a tie of zeros
+
+
+@FAST
+@given(st.lists(st.floats(-2.0**100, 2.0**100, width=32, allow_subnormal=False), min_size=1, max_size=300),
+       st.sampled_from([1.0, 2.5e-3, 7.0]))
+def test_quantiles_by_selection_match_numpy_percentile(values, value_scale):
+    values = np.array(values, dtype=np.float32)
+    got = quantiles_by_selection(values, (0.0, 0.25, 0.5, 0.75, 1.0), value_scale)
+    expected = np.percentile(values.astype(np.float64) * value_scale, [0, 25, 50, 75, 100])
+    np.testing.assert_array_equal(got, expected)
+
+
+@FAST
+@given(st.lists(st.floats(0.0009765625, 1024.0, width=32), max_size=300), SIGMAS, st.integers(1, 4),
+       st.sampled_from([1.0, 0.37, 1e4]))
+def test_unweighted_clipped_mean_of_float32_matches_reference(values, sigma, iterations, value_scale):
+    # float32 values take the radix-selection path (float64 ones go through numpy.partition)
+    values = np.array(values, dtype=np.float32)
+    notes: list[str] = []
+    expected = reference_clipped_mean_1d(values.astype(np.float64) * value_scale, sigma, iterations, notes)
+    assume(not notes)
+    got = unweighted_clipped_mean(values, sigma, iterations, value_scale)
+    assert math.isnan(got) == math.isnan(expected)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_unweighted_clipped_mean_of_nothing_is_nan():

@@ -16,6 +16,10 @@ from ._jit import jit
 _SIGN = np.uint32(0x80000000)
 _ALL = np.uint32(0xFFFFFFFF)
 _LOW = np.uint32(0xFFFF)
+#: Interleaved copies of every radix histogram: in a smooth plane runs of equal keys would
+#: otherwise serialise on one counter (each increment waiting for the previous store).
+HISTOGRAM_COPIES = 4
+_COPY_MASK = HISTOGRAM_COPIES - 1
 
 
 @jit
@@ -79,6 +83,9 @@ def _float_bits(key: np.uint32) -> np.uint32:
 def select_float32(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     """Exact order statistics of float32 values (no NaN), by two 16-bit radix passes.
 
+    Each histogram is kept in HISTOGRAM_COPIES interleaved copies (value i counts in
+    copy ``i % HISTOGRAM_COPIES``), so runs of equal keys do not serialise on one counter.
+
     Parameters
     ----------
     values : ndarray of float32, shape (n,)
@@ -93,9 +100,13 @@ def select_float32(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     """
     n = values.shape[0]
     bits = values.view(np.uint32)
-    high = np.zeros(65536, dtype=np.int64)
+    high_copies = np.zeros((HISTOGRAM_COPIES, 65536), dtype=np.int64)
     for i in range(n):
-        high[_order_key(bits[i]) >> 16] += 1
+        high_copies[i & _COPY_MASK, _order_key(bits[i]) >> 16] += 1
+    high = np.zeros(65536, dtype=np.int64)
+    for c in range(HISTOGRAM_COPIES):
+        for b in range(65536):
+            high[b] += high_copies[c, b]
     n_ranks = ranks.shape[0]
     rank_bin = np.empty(n_ranks, dtype=np.int64)
     rank_rest = np.empty(n_ranks, dtype=np.int64)
@@ -113,21 +124,24 @@ def select_float32(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         if slot[rank_bin[r]] < 0:
             slot[rank_bin[r]] = n_slots
             n_slots += 1
-    low = np.zeros((n_slots, 65536), dtype=np.int64)
+    low_copies = np.zeros((n_slots, HISTOGRAM_COPIES, 65536), dtype=np.int64)
     for i in range(n):
         key = _order_key(bits[i])
         s = slot[key >> 16]
         if s >= 0:
-            low[s, key & _LOW] += 1
+            low_copies[s, i & _COPY_MASK, key & _LOW] += 1
     result = np.empty(n_ranks, dtype=np.float32)
     result_bits = result.view(np.uint32)
     for r in range(n_ranks):
         s = slot[rank_bin[r]]
         below = 0
         for b in range(65536):
-            if below + low[s, b] > rank_rest[r]:
+            count = 0
+            for c in range(HISTOGRAM_COPIES):
+                count += low_copies[s, c, b]
+            if below + count > rank_rest[r]:
                 key = np.uint32((rank_bin[r] << 16) | b)
                 result_bits[r] = _float_bits(key)
                 break
-            below += low[s, b]
+            below += count
     return result

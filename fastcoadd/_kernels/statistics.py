@@ -235,3 +235,64 @@ def clip_passes(
                 half_width = sigma * math.sqrt(scatter if scatter > 0.0 else (scatter * 0.0))
         kept = weighted_pass(values, weights, variances, n, value_scale, center, half_width, result)
     return kept
+
+
+@jit
+def unweighted_pass(values: np.ndarray, value_scale: float, center: float, half_width: float,
+                    result: np.ndarray) -> int:
+    """:func:`weighted_pass` with unit weights over a 1-D list, shifted by ``center``.
+
+    Without weights there is no zero-weight input to avoid, so the sums are shifted by
+    ``center`` (inside the kept interval) rather than by the first kept value: the loop
+    then has no branch. A constant list gives its value back exactly. ``result[4]``
+    (Σw²v) is not computed and set to NaN.
+
+    Returns
+    -------
+    int
+        Number of values kept.
+    """
+    if math.isnan(center) or math.isnan(half_width):
+        finish_sums(0.0, 0.0, np.nan, 0.0, 0.0, 0.0, 0, result)
+        return 0
+    kept = 0
+    sum_d = 0.0
+    sum_d2 = 0.0
+    for i in range(values.shape[0]):
+        d = np.float64(values[i]) * value_scale - center
+        keep = abs(d) <= half_width
+        d = d if keep else 0.0
+        kept += keep
+        sum_d += d
+        sum_d2 += d * d
+    total = float(kept)
+    finish_sums(total, total, np.nan, center, sum_d, sum_d2, kept, result)
+    return kept
+
+
+@jit
+def unweighted_clip_passes(values: np.ndarray, value_scale: float, median: float, iqr: float, sigma: float,
+                           iterations: int, result: np.ndarray) -> int:
+    """:func:`clip_passes` with unit weights over a long 1-D list (the weight of a warp, SPEC §4).
+
+    Each pass is :func:`unweighted_pass` centred as in :func:`clip_passes`.
+
+    Returns
+    -------
+    int
+        Number of values kept by the last pass; ``result`` holds its statistics.
+    """
+    n = values.shape[0]
+    kept = 0
+    center = median
+    half_width = sigma * IQR_TO_SIGMA * iqr
+    for k in range(iterations):
+        if k > 0:
+            center = result[0]
+            if n <= 1:
+                half_width = sigma * IQR_TO_SIGMA * iqr
+            else:
+                scatter = result[1]
+                half_width = sigma * math.sqrt(scatter if scatter > 0.0 else (scatter * 0.0))
+        kept = unweighted_pass(values, value_scale, center, half_width, result)
+    return kept
