@@ -39,7 +39,7 @@ from ._kernels.maskbits import (
     RULE_SENSOR_EDGE,
     remap_mask_tile,
 )
-from ._kernels.online import N_SUMS, accumulate_warps, finish_online_mean
+from ._kernels.online import N_SUMS, accumulate_warps_serial, finish_online_mean
 from ._kernels.selection import gather_good_values
 from ._kernels.stack import stack_tile
 from ._kernels.statistics import STATISTIC_MEAN, STATISTIC_MEANCLIP, STATISTIC_MEDIAN
@@ -69,6 +69,9 @@ WCS_RTOL = 1e-9
 _WEIGHT_BAND_PIXELS = 4 * 1024**2
 #: Warps read and accumulated together by the online mean (running sums are loaded once per batch).
 _ONLINE_BATCH = 8
+#: Bytes of one thread's row block in the online mean (the batch's rows, copied out of the memory
+#: maps): small enough to stay in the cache between the copy and the accumulation.
+_ONLINE_BLOCK_BYTES = 6 * 1024**2
 #: Elements between the tiles of consecutive inputs in the tile buffers (see _TileBuffers): 528 elements
 #: shift each tile by 33 cache lines, so up to 64 inputs start on distinct lines of a 4 KiB page.
 _SLOT_PAD = 528
@@ -351,7 +354,9 @@ def _stack(
     batch_size = min(n, _ONLINE_BATCH)
     per_input = 2 * float_dtype.itemsize + 4
     if online:
-        bytes_per_pixel = (N_SUMS + n_thresholds) * 8 + 8 + 8 + 4 + batch_size * per_input
+        # running sums, OR masks and counts; the batch's mapped tiles; a quarter more for the row
+        # blocks the threads copy them into (see _online_block_rows)
+        bytes_per_pixel = (N_SUMS + n_thresholds) * 8 + 8 + 8 + 4 + batch_size * per_input * 5 // 4
     else:
         bytes_per_pixel = n * per_input + 2 * 8
     tile_shape = config.tile_shape or plan_tile_shape(shape, bytes_per_pixel, config.memory_budget)
@@ -374,7 +379,9 @@ def _stack(
             or_buffer = np.empty(tile_pixels, dtype=np.int64)
             flags_buffer = np.empty(tile_pixels, dtype=np.int64)
             count_buffer = np.empty(tile_pixels, dtype=np.int32)
-            batch_buffers = _TileBuffers(batch_size, tile_pixels, float_dtype)
+            block_rows = _online_block_rows(tile_shape, batch_size, per_input, workers)
+            block_buffers = [_TileBuffers(batch_size, block_rows * tile_shape[1], float_dtype)
+                             for _ in range(workers)]
             for done, tile in enumerate(tiles, 1):
                 h, w = tile.shape
                 sums = _view(sums_buffer, (N_SUMS + n_thresholds, h, w))
@@ -386,14 +393,16 @@ def _stack(
                 count[...] = 0
                 for start in range(0, n, batch_size):
                     stop = min(start + batch_size, n)
-                    image, variance, mask = batch_buffers.views(stop - start, h, w)
                     with times.measure("stack: read tiles"):
-                        _read_tiles(pool, readers, range(start, stop), tile, image, variance, mask,
-                                    first=start)
-                    # warps enter in input order: the sums do not depend on the batch size
-                    with times.measure("stack: combine"):
-                        accumulate_warps(image, variance, mask, scales[start:stop], weights[start:stop],
-                                         rules, threshold_bits, sums, or_mask, flags, count)
+                        views = list(pool.map(_TileReader.open, readers[start:stop], [tile] * (stop - start)))
+                    try:
+                        with times.measure("stack: combine"):
+                            _accumulate_tile(pool, views, block_buffers, block_rows, scales[start:stop],
+                                             weights[start:stop], rules, threshold_bits, sums, or_mask,
+                                             flags, count, times)
+                    finally:
+                        for view in views:
+                            view.close()
                 finishing = time.perf_counter()
                 finish_online_mean(sums, or_mask, flags, count, config.variance_from_scatter, rules,
                                    threshold_bits, threshold_values, out_image[tile.rows, tile.cols],
@@ -417,6 +426,53 @@ def _stack(
                 times.add("stack: combine", time.perf_counter() - combining)
                 progress("stacking", done, len(tiles))
     return out_image, out_variance, out_mask, out_nimage, tile_shape
+
+
+def _online_block_rows(tile_shape: tuple[int, int], batch_size: int, per_input: int, workers: int) -> int:
+    """Rows of the blocks the threads of the online mean copy and accumulate.
+
+    At most ``_ONLINE_BLOCK_BYTES`` per thread, and all threads' blocks together at most a
+    quarter of the batch's tiles (the share the tile plan sets aside for them).
+    """
+    row_bytes = batch_size * tile_shape[1] * per_input
+    block_bytes = min(_ONLINE_BLOCK_BYTES, row_bytes * tile_shape[0] // (4 * workers))
+    return max(1, min(block_bytes // row_bytes, -(-tile_shape[0] // workers)))
+
+
+def _accumulate_tile(pool: ThreadPoolExecutor, views: list[_TileView], block_buffers: list[_TileBuffers],
+                     block_rows: int, scales: np.ndarray, weights: np.ndarray, rules: np.ndarray,
+                     threshold_bits: np.ndarray, sums: np.ndarray, or_mask: np.ndarray, flags: np.ndarray,
+                     count: np.ndarray, times: StepTimes) -> None:
+    """Add a batch of warps' tiles to a tile's running sums (the online mean).
+
+    The tile's rows are split between the threads; each thread copies its rows into its own
+    small buffers, ``block_rows`` at a time, and accumulates them there while they are still
+    in the cache. Warps enter in input order, so the sums depend neither on the batch size nor
+    on the split.
+    """
+    n_batch = len(views)
+    h, w = or_mask.shape
+    share = -(-h // len(block_buffers))
+
+    def accumulate_rows(worker: int) -> None:
+        buffers = block_buffers[worker]
+        copying = 0.0
+        adding = 0.0
+        for y0 in range(worker * share, min(h, (worker + 1) * share), block_rows):
+            y1 = min(y0 + block_rows, (worker + 1) * share, h)
+            started = time.perf_counter()
+            image, variance, mask = buffers.views(n_batch, y1 - y0, w)
+            for i, view in enumerate(views):
+                view.copy_rows(y0, y1, image[i], variance[i], mask[i])
+            copied = time.perf_counter()
+            accumulate_warps_serial(image, variance, mask, scales, weights, rules, threshold_bits,
+                                    sums[:, y0:y1], or_mask[y0:y1], flags[y0:y1], count[y0:y1])
+            copying += copied - started
+            adding += time.perf_counter() - copied
+        times.add("stack: copy rows (thread-seconds)", copying)
+        times.add("stack: accumulate (thread-seconds)", adding)
+
+    list(pool.map(accumulate_rows, range(len(block_buffers))))
 
 
 def _read_tiles(pool: ThreadPoolExecutor, readers: list[_TileReader], indices: range, tile: Tile,
@@ -458,12 +514,29 @@ class _TileReader:
 
     def __init__(self, source: WarpSource, planes: dict[str, int], float_dtype: np.dtype) -> None:
         self.source = source
+        self.float_dtype = float_dtype
         self.bit_map = bit_map(source.planes, planes)
         self.identity = is_identity(self.bit_map, source.planes)
         self.declared = np.int64(bits_of(source.planes, source.planes)).astype(np.int32)
         mask_dtype = _plane_dtype(source, "MASK")
         # masks of at most 31 bits are read straight into the int32 tile; wider ones via a copy
         self.direct_mask = mask_dtype.itemsize < 4 or mask_dtype == np.int32
+
+    def open(self, tile: Tile) -> _TileView:
+        """The tile as a :class:`_TileView` (close it when done)."""
+        return _TileView(self, tile)
+
+    def convert_mask(self, stored: np.ndarray, mask: np.ndarray) -> None:
+        """Fill ``mask`` (int32, output bits) from the stored mask values ``stored``."""
+        if self.direct_mask:
+            np.copyto(mask, stored, casting="unsafe")
+            raw = mask
+        else:
+            raw = np.ascontiguousarray(stored, dtype=stored.dtype.newbyteorder("="))
+        if self.identity:
+            np.bitwise_and(raw, self.declared, out=mask, casting="unsafe")
+        else:
+            remap_mask_tile(raw, self.bit_map, mask)
 
     def read(self, tile: Tile, image: np.ndarray, variance: np.ndarray, mask: np.ndarray) -> None:
         """Fill ``image``, ``variance`` and ``mask`` (int32, output bits) with the tile."""
@@ -479,6 +552,50 @@ class _TileReader:
             np.bitwise_and(raw, self.declared, out=mask, casting="unsafe")
         else:
             remap_mask_tile(raw, self.bit_map, mask)
+
+
+class _TileView:
+    """One warp's tile for the online mean: memory-mapped planes, copied out a few rows at a time.
+
+    Planes that cannot be mapped (compressed, scaled) are read whole into native buffers first,
+    through :meth:`_TileReader.read`, and copied from there.
+    """
+
+    def __init__(self, reader: _TileReader, tile: Tile) -> None:
+        self._reader = reader
+        source = reader.source
+        views = [source.open_view(plane, tile.rows, tile.cols) for plane in ("IMAGE", "VARIANCE", "MASK")]
+        self._views = views
+        if any(view is None for view in views):
+            for view in views:
+                if view is not None:
+                    view.close()
+            self._views = []
+            h, w = tile.shape
+            self._image = np.empty((h, w), dtype=reader.float_dtype)
+            self._variance = np.empty((h, w), dtype=reader.float_dtype)
+            self._mask = np.empty((h, w), dtype=np.int32)
+            reader.read(tile, self._image, self._variance, self._mask)
+            self._decoded = True
+        else:
+            self._image, self._variance, self._mask = (view.array for view in views)
+            self._decoded = False
+
+    def copy_rows(self, y0: int, y1: int, image: np.ndarray, variance: np.ndarray, mask: np.ndarray) -> None:
+        """Copy rows ``y0:y1`` of the tile into native buffers, the mask in output bits."""
+        np.copyto(image, self._image[y0:y1], casting="same_kind")
+        np.copyto(variance, self._variance[y0:y1], casting="same_kind")
+        if self._decoded:
+            np.copyto(mask, self._mask[y0:y1])
+        else:
+            self._reader.convert_mask(self._mask[y0:y1], mask)
+
+    def close(self) -> None:
+        """Unmap the planes."""
+        self._image = self._variance = self._mask = None
+        for view in self._views:
+            view.close()
+        self._views = []
 
 
 def _interpolate(image: np.ndarray, variance: np.ndarray, mask: np.ndarray, planes: dict[str, int]) -> None:

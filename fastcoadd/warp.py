@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -11,6 +12,27 @@ from astropy.wcs import WCS
 
 from .errors import CalibrationError, MaskPlaneError, WarpFormatError
 from .masks import DEFAULT_PLANES, check_planes
+
+
+class PlaneView:
+    """Stored values of a plane's tile, seen through a memory map; :meth:`close` unmaps them.
+
+    Attributes
+    ----------
+    array : ndarray
+        The values in the file's dtype and byte order (read-only); None once closed.
+    """
+
+    def __init__(self, array: np.ndarray, mapped: mmap.mmap | None = None) -> None:
+        self.array: np.ndarray | None = array
+        self._mapped = mapped
+
+    def close(self) -> None:
+        """Drop the view and unmap its pages."""
+        self.array = None
+        if self._mapped is not None:
+            self._mapped.close()
+            self._mapped = None
 
 
 class WarpSource(Protocol):
@@ -26,6 +48,12 @@ class WarpSource(Protocol):
 
     def read(self, plane: str, rows: slice, cols: slice, out: np.ndarray | None = None) -> np.ndarray:
         """Read ``plane[rows, cols]`` as a native-endian, C-contiguous array."""
+
+    def open_view(self, plane: str, rows: slice, cols: slice) -> PlaneView | None:
+        """A read-only view of ``plane[rows, cols]`` as stored (any byte order), or None.
+
+        None when the stored values must be decoded (scaled, compressed): use :meth:`read`.
+        """
 
     def close(self) -> None:
         """Release any open file."""
@@ -139,6 +167,10 @@ class MemoryWarpSource:
             return np.ascontiguousarray(tile, dtype=self.plane_dtype(plane))
         out[...] = tile
         return out
+
+    def open_view(self, plane: str, rows: slice, cols: slice) -> PlaneView:
+        """The array's own ``plane[rows, cols]``, without copying."""
+        return PlaneView(self._arrays[plane][rows, cols])
 
     def close(self) -> None:
         """Nothing to release."""

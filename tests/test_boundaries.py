@@ -23,7 +23,7 @@ def imported_modules(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted((PACKAGE / "_kernels").glob("*.py")), ids=lambda p: p.name)
 def test_kernels_import_only_numpy_numba_and_each_other(path):
-    allowed_top = {"numpy", "numba", "math", "__future__", "hashlib", "contextlib", "pathlib"}
+    allowed_top = {"numpy", "numba", "math", "__future__", "hashlib", "contextlib", "pathlib", "types"}
     for name in imported_modules(path):
         if name.startswith("."):
             assert not name.startswith(".."), f"{path.name} imports {name} from outside the kernels"

@@ -26,7 +26,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from ..errors import FastcoaddError, WarpFormatError
 from ..masks import planes_from_header
-from ..warp import check_visit
+from ..warp import PlaneView, check_visit
 from .handles import HandlePool
 
 PLANES = ("IMAGE", "MASK", "VARIANCE")
@@ -280,6 +280,42 @@ class FitsWarp:
             reason = f"cannot read {plane} rows {r0}:{r1} ({_describe(error)})"
             raise WarpFormatError(reason, self.path) from None
         return out
+
+    def open_view(self, plane: str, rows: slice, cols: slice) -> PlaneView | None:
+        """A read-only view of the stored ``plane[rows, cols]`` through a memory map, without copying.
+
+        Only for planes stored as their values (uncompressed, no BSCALE/BZERO/BLANK); the view
+        keeps the file's byte order. Returns None for other planes: read those with :meth:`read`.
+        Close the view when done; only its rows' pages are mapped, and only while it is open.
+
+        Raises
+        ------
+        WarpFormatError
+            If the file cannot be mapped.
+        """
+        layout = self._layouts[plane]
+        if layout.compressed or layout.bscale != 1.0 or layout.bzero != 0.0 or layout.blank is not None:
+            return None
+        r0, r1, _ = rows.indices(self.shape[0])
+        c0, c1, _ = cols.indices(self.shape[1])
+        if r1 <= r0 or c1 <= c0:
+            return None
+        nx = self.shape[1]
+        itemsize = layout.disk_dtype.itemsize
+        start = layout.offset + r0 * nx * itemsize
+        aligned = start - start % _GRANULARITY
+        try:
+            with self._pool.use(self.name, self._open) as (fileobj, _):
+                mapped = mmap.mmap(fileobj.fileno(), (r1 - r0) * nx * itemsize + (start - aligned),
+                                   offset=aligned, access=mmap.ACCESS_READ)
+        except WarpFormatError:
+            raise
+        except Exception as error:
+            reason = f"cannot map {plane} rows {r0}:{r1} ({_describe(error)})"
+            raise WarpFormatError(reason, self.path) from None
+        stored = np.frombuffer(mapped, dtype=layout.disk_dtype, count=(r1 - r0) * nx,
+                               offset=start - aligned).reshape(r1 - r0, nx)[:, c0:c1]
+        return PlaneView(stored, mapped)
 
     def _read_mapped(self, fd: int, layout: _PlaneLayout, r0: int, r1: int, c0: int, c1: int,
                      out: np.ndarray) -> None:

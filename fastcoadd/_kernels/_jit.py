@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import types
 from pathlib import Path
 
 import numba
@@ -41,3 +42,19 @@ _drop_stale_cache()
 jit = numba.njit(**JIT_FLAGS)
 jit_parallel = numba.njit(parallel=True, **JIT_FLAGS)
 prange = numba.prange
+
+
+def serial_twin(kernel: numba.core.registry.CPUDispatcher) -> numba.core.registry.CPUDispatcher:
+    """The same kernel compiled without ``parallel`` (its ``prange`` loops run as ``range``).
+
+    For callers that run the kernel on several Python threads at once, each on its own part of
+    the data (the kernels release the GIL). The twin is a copy of the Python function under its
+    own name, so its cached machine code is kept apart from the parallel kernel's.
+    """
+    source = kernel.py_func
+    twin = types.FunctionType(source.__code__, source.__globals__, source.__name__ + "_serial",
+                              source.__defaults__, source.__closure__)
+    twin.__qualname__ = source.__qualname__ + "_serial"
+    twin.__doc__ = source.__doc__
+    twin.__module__ = source.__module__
+    return jit(twin)

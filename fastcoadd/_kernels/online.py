@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit_parallel, prange
+from ._jit import jit_parallel, prange, serial_twin
 from .maskbits import RULE_BAD, finish_mask, rejection_bits
 from .statistics import finish_sums, pass_variance
 
@@ -111,6 +111,10 @@ def accumulate_warps(
             sums[SUM_WD2, y, x] = sum_wd2
             or_mask[y, x] = good_mask
             rejection_flags[y, x] = flags
+
+
+#: :func:`accumulate_warps` on one thread, for callers that split the rows between threads themselves.
+accumulate_warps_serial = serial_twin(accumulate_warps)
 
 
 @jit_parallel
