@@ -250,3 +250,47 @@ def test_few_descriptors_for_many_warps(tmp_path, monkeypatch):
     small = fc.assemble(paths, fc.CoaddConfig(tile_shape=(3, 10)))
     monkeypatch.undo()
     np.testing.assert_array_equal(small.image, fc.assemble(paths, fc.CoaddConfig(tile_shape=(3, 10))).image)
+
+
+def test_open_view_maps_stored_values_and_declines_planes_that_need_decoding(tmp_path, pool):
+    plain = FitsWarp(write(tmp_path / "plain.fits", seed=7, shape=(30, 20)), pool)
+    for plane in ("IMAGE", "MASK", "VARIANCE"):
+        view = plain.open_view(plane, slice(4, 19), slice(3, 17))
+        assert not view.array.dtype.isnative and not view.array.flags.writeable  # the file's own bytes
+        np.testing.assert_array_equal(view.array, plain.read(plane, slice(4, 19), slice(3, 17)))
+        view.close()
+        assert view.array is None
+    packed = FitsWarp(write(tmp_path / "packed.fits", seed=7, shape=(30, 20), compressed=True), pool)
+    assert packed.open_view("IMAGE", slice(0, 5), slice(None)) is None
+    image, mask, variance = planes_for(8)
+    write_warp(tmp_path / "u16.fits", image, mask.astype(np.uint16), variance, visit=1,
+               calibration={"BUNIT": "nJy"}, wcs=patch_wcs())
+    unsigned = FitsWarp(tmp_path / "u16.fits", pool)
+    assert unsigned.open_view("MASK", slice(None), slice(None)) is None  # BZERO = 32768
+    assert unsigned.open_view("IMAGE", slice(None), slice(None)) is not None
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_online_mean_over_every_kind_of_plane_equals_the_tiled_mean(tmp_path, threads):
+    """Mapped, compressed, unsigned, 64-bit and renumbered planes: the online mean's row blocks
+    give the tiled kernel's bits, whatever the tile shape and the number of threads."""
+    shape = (37, 29)
+    paths = [write(tmp_path / "plain.fits", seed=1, shape=shape),
+             write(tmp_path / "packed.fits", seed=2, shape=shape, compressed=True)]
+    for seed, (name, mask_dtype, float_dtype, planes) in enumerate(
+            [("u16.fits", np.uint16, np.float32, None), ("i64.fits", np.int64, np.float64, None),
+             ("moved.fits", np.int32, np.float32, {"SAT": 3, "BAD": 0, "NO_DATA": 8, "EDGE": 4, "MINE": 9})],
+            start=3):
+        image, mask, variance = planes_for(seed, shape)
+        if planes is not None:
+            mask = np.where(mask == bit("SAT"), 1 << 3, mask)
+        write_warp(tmp_path / name, image.astype(float_dtype), mask.astype(mask_dtype), variance.astype(float_dtype),
+                   visit=seed + 1, calibration={"MAGZERO": 27.0 + seed / 10}, wcs=patch_wcs(shape),
+                   mask_planes=planes)
+        paths.append(tmp_path / name)
+    tiled = fc.assemble(paths, fc.CoaddConfig(statistic="mean", online_mean=False, threads=threads))
+    for tile_shape in [(5, 29), (37, 29), (4, 11)]:
+        online = fc.assemble(paths, fc.CoaddConfig(statistic="mean", threads=threads, tile_shape=tile_shape))
+        for plane in ("image", "variance", "mask", "nimage"):
+            np.testing.assert_array_equal(getattr(online, plane).view(np.uint8), getattr(tiled, plane).view(np.uint8),
+                                          err_msg=f"{plane} {tile_shape}")
