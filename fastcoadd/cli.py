@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -17,7 +18,7 @@ from astropy.utils.exceptions import AstropyWarning
 from . import __version__
 from .assemble import assemble
 from .config import STATISTICS, CoaddConfig, parse_memory_size
-from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, FastcoaddError
+from .errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, FastcoaddError
 from .progress import TerminalProgress, wants_progress
 from .report import format_summary, inputs_text, peak_rss_bytes, summary_line
 
@@ -193,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _Terminated:
         print("fastcoadd: terminated; no output written", file=sys.stderr)
         return EXIT_TERMINATED
+    except BrokenPipeError:
+        # the reader of our output went away (``| head``): stop quietly, as other tools do; any
+        # coadd was written before the summary that could not be printed
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as error:  # a bug: say so in one line, traceback with -v
         if verbose:
             traceback.print_exc()
@@ -208,6 +214,16 @@ def _warp_list_line(line: str) -> list[str]:
     """One line of an ``@list.txt`` file: a warp path; blank lines and ``#`` comments give nothing."""
     path = line.strip()
     return [] if not path or path.startswith("#") else [path]
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor behind sys.stdout
+        pass
 
 
 class _Terminated(BaseException):

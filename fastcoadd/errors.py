@@ -26,6 +26,8 @@ EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 #: Exit code of the command line when terminated by SIGTERM (128 + 15).
 EXIT_TERMINATED = 143
+#: Exit code of the command line when its standard output is closed early, as in ``| head`` (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 
 class FastcoaddError(Exception):

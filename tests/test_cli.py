@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -108,6 +109,23 @@ def test_console_script_runs_in_a_fresh_process(warp_paths, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "fastcoadd.cli", "assemble", str(tmp_path / "nope.fits"),
                           "-o", str(output)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 3 and "Traceback" not in bad.stderr
+
+
+def test_closed_standard_output_stops_quietly_and_keeps_the_coadd(warp_paths, tmp_path):
+    """``fastcoadd ... | head``: the reader is gone before anything is printed; exit 141, no message."""
+    output = tmp_path / "c.fits"
+    for command in (["info", str(warp_paths[0])], ["assemble", *map(str, warp_paths), "-o", str(output)]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the first write of the child fails with EPIPE
+        try:
+            run = subprocess.run([sys.executable, "-m", "fastcoadd.cli", *command], stdout=write_end,
+                                 stderr=subprocess.PIPE, text=True, timeout=300)
+        finally:
+            os.close(write_end)
+        assert run.returncode == 141, run.stderr
+        assert run.stderr == ""
+    with fits.open(output) as hdul:  # written in full before the summary line
+        assert hdul["IMAGE"].data.shape == hdul["NIMAGE"].data.shape
 
 
 def test_demo_command(tmp_path, capsys):
