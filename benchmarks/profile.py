@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             record[statistic] = profile_run(
                 fc, paths, statistic, args.threads, Path(work), limits["cat_s"], pixels
             )
-    record["kernels"] = profile_kernels(paths, args.repeat)
+    record["kernels"] = profile_kernels(paths, args.repeat, args.threads, limits["cat_s"])
     json_path = OUT_DIR / f"profile-{label}-{timestamp()}.json"
     write_json(json_path, record)
     print(f"\nrecord: {json_path}")
@@ -148,13 +148,17 @@ def profile_run(
     return {"wall_s": wall_s, "cpu_s": cpu_s, "seconds": seconds, "tile_shape": result.stats["tile_shape"]}
 
 
-def profile_kernels(paths: list[Path], repeat: int) -> dict[str, float]:
-    """ns per input pixel of each kernel, one thread, on real warp data already in memory."""
+def profile_kernels(paths: list[Path], repeat: int, threads: int, cat_s: float) -> dict[str, float]:
+    """ns per input pixel of each kernel, one thread, on real warp data already in memory.
+
+    The online-mean and floor kernels run on blocks of the size the online mean uses (in the
+    cache), MEANCLIP on a tile of every warp, 8 rows high.
+    """
     import numba
     from astropy.io import fits
 
     from fastcoadd import CoaddConfig
-    from fastcoadd._kernels.online import N_SUMS, accumulate_warps
+    from fastcoadd._kernels.online import N_SUMS, accumulate_warps_serial
     from fastcoadd._kernels.selection import gather_good_values, select_float32
     from fastcoadd._kernels.stack import stack_tile
     from fastcoadd._kernels.statistics import STATISTIC_MEANCLIP, unweighted_clip_passes
@@ -172,20 +176,27 @@ def profile_kernels(paths: list[Path], repeat: int) -> dict[str, float]:
             times.append(time.perf_counter() - started)
         return min(times)
 
-    n_batch = min(8, len(paths))
+    n_all = len(paths)
+    n_batch = min(8, n_all)
     with fits.open(paths[0], memmap=True) as hdul:
         ny, nx = hdul["IMAGE"].shape
         planes = merge_planes([planes_from_header(hdul["MASK"].header, str(paths[0]))])
-    rows = min(ny, max(1, (1 << 20) // nx))  # a tile of about a million pixels per warp
-    image = np.empty((n_batch, rows, nx), np.float32)
-    variance = np.empty_like(image)
-    mask = np.empty((n_batch, rows, nx), np.int32)
+    clip_rows = min(ny, 8)
+    rows = min(clip_rows, max(1, assemble_module._ONLINE_BLOCK_BYTES // (n_batch * nx * 12)))
+    # rows from the middle of the patch, where every warp has data
+    middle = slice(ny // 2 - clip_rows // 2, ny // 2 - clip_rows // 2 + clip_rows)
+    stack_image = np.empty((n_all, clip_rows, nx), np.float32)
+    stack_variance = np.empty_like(stack_image)
+    stack_mask = np.empty((n_all, clip_rows, nx), np.int32)
     big_endian = []
-    for i, path in enumerate(paths[:n_batch]):
-        with fits.open(path, memmap=False) as hdul:
-            raw = [np.ascontiguousarray(hdul[name].data[:rows]) for name in ("IMAGE", "VARIANCE", "MASK")]
+    for i, path in enumerate(paths):
+        with fits.open(path, memmap=True) as hdul:
+            raw = [np.array(hdul[name].data[middle]) for name in ("IMAGE", "VARIANCE", "MASK")]
         big_endian.append(raw)
-        image[i], variance[i], mask[i] = raw
+        stack_image[i], stack_variance[i], stack_mask[i] = raw
+    image, variance, mask = (
+        np.ascontiguousarray(a[:n_batch, :rows]) for a in (stack_image, stack_variance, stack_mask)
+    )
     tile_pixels = n_batch * rows * nx
     results: dict[str, float] = {}
 
@@ -234,7 +245,7 @@ def profile_kernels(paths: list[Path], repeat: int) -> dict[str, float]:
     count = np.zeros((rows, nx), np.int32)
     results["stack: online mean (accumulate_warps), ns per input pixel"] = (
         best(
-            lambda: accumulate_warps(
+            lambda: accumulate_warps_serial(
                 image, variance, mask, scales, weights, rules, thresholds, sums, or_mask, flags, count
             )
         )
@@ -246,19 +257,21 @@ def profile_kernels(paths: list[Path], repeat: int) -> dict[str, float]:
         best(lambda: floor_kernel(image, variance, mask, weights, bad, floor)) / tile_pixels * 1e9
     )
     outs = [
-        np.empty((rows, nx), np.float32),
-        np.empty((rows, nx), np.float32),
-        np.empty((rows, nx), np.int32),
-        np.empty((rows, nx), np.int32),
+        np.empty((clip_rows, nx), np.float32),
+        np.empty((clip_rows, nx), np.float32),
+        np.empty((clip_rows, nx), np.int32),
+        np.empty((clip_rows, nx), np.int32),
     ]
+    all_scales = np.ones(n_all)
+    all_weights = np.linspace(1.0, 2.0, n_all)
     results["stack: meanclip (stack_tile), ns per input pixel"] = (
         best(
             lambda: stack_tile(
-                image,
-                variance,
-                mask,
-                scales,
-                weights,
+                stack_image,
+                stack_variance,
+                stack_mask,
+                all_scales,
+                all_weights,
                 STATISTIC_MEANCLIP,
                 3.0,
                 2,
@@ -269,15 +282,47 @@ def profile_kernels(paths: list[Path], repeat: int) -> dict[str, float]:
                 *outs,
             )
         )
-        / tile_pixels
+        / stack_image.size
         * 1e9
     )
     print(
-        f"kernels, one thread, data in memory (tiles of {n_batch} warps x {rows}x{nx}; weights on one "
-        f"{whole[0].shape[0]}x{whole[0].shape[1]} warp), best of {repeat}:"
+        f"kernels, one thread, data in memory (online mean and floor kernel: blocks of {n_batch} warps x "
+        f"{rows}x{nx}; MEANCLIP: {n_all} warps x {clip_rows}x{nx}; weights: one {whole[0].shape[0]}x"
+        f"{whole[0].shape[1]} warp), best of {repeat}:"
     )
     print(markdown_table(["kernel", "ns"], [[k, f"{v:.2f}"] for k, v in results.items()]))
+    print_bounds(results, n_all * warp_pixels, threads, cat_s)
     return results
+
+
+def print_bounds(kernels: dict[str, float], pixels: int, threads: int, cat_s: float) -> None:
+    """CPU time the kernels above need for the whole stack, and that time spread over the threads."""
+    copy = kernels["byte-swapping copy of one plane, ns per pixel"]
+    weights = sum(value for key, value in kernels.items() if key.startswith("weights:"))
+    reading = 2 * 3 * copy  # two passes (weights, then stacking) over three planes
+    rows = [
+        ("mean, floor kernel", reading + weights + kernels[next(k for k in kernels if "floor" in k)]),
+        ("mean, fastcoadd's kernels", reading + weights + kernels[next(k for k in kernels if "online" in k)]),
+        (
+            "meanclip, fastcoadd's kernels",
+            reading + weights + kernels[next(k for k in kernels if "meanclip" in k)],
+        ),
+    ]
+    table = []
+    for name, ns in rows:
+        cpu = ns * pixels / 1e9
+        table.append(
+            [name, f"{ns:.2f}", f"{cpu:.2f}", f"{cpu / threads:.2f}", f"{cpu / threads / cat_s:.1f}"]
+        )
+    print(
+        f"\nwhat these kernels cost for all {pixels / 1e6:.1f} M input pixels (reading = byte-swapping "
+        "copies of the three planes in both passes; no start-up, no writing, perfect use of the threads):"
+    )
+    print(
+        markdown_table(
+            ["sum of", "ns per input pixel", "CPU s", f"s on {threads} threads", "× cat time"], table
+        )
+    )
 
 
 @functools.cache
