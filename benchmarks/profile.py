@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 fc, paths, statistic, args.threads, Path(work), limits["cat_s"], pixels
             )
     record["kernels"] = profile_kernels(paths, args.repeat, args.threads, limits["cat_s"])
+    record["thread_scaling"] = profile_thread_scaling(args.threads, args.repeat)
     json_path = OUT_DIR / f"profile-{label}-{timestamp()}.json"
     write_json(json_path, record)
     print(f"\nrecord: {json_path}")
@@ -323,6 +324,72 @@ def print_bounds(kernels: dict[str, float], pixels: int, threads: int, cat_s: fl
             ["sum of", "ns per input pixel", "CPU s", f"s on {threads} threads", "× cat time"], table
         )
     )
+
+
+def profile_thread_scaling(threads: int, repeat: int) -> dict[str, float]:
+    """Speed-up of ``threads`` threads over one for a loop that only computes and one that streams memory.
+
+    Both are plain numba ``prange`` loops, nothing of fastcoadd's: the first keeps its data in
+    registers, the second sums a 512 MiB array (as the kernels stream tiles). Where the second
+    scales much worse than the first, the machine's memory system, not the code, sets the limit of
+    the streaming kernels' thread scaling.
+    """
+    import numba
+
+    compute, stream = _compiled_scaling_loops()
+    seeds = np.random.default_rng(0).random(4 * threads)
+    data = np.ones(64 * 1024**2, dtype=np.int64)  # 512 MiB; integer sums vectorise, so memory is the limit
+    results = {}
+    for name, function, argument in (
+        ("compute-bound loop", compute, seeds),
+        ("memory-streaming loop", stream, data),
+    ):
+        seconds = {}
+        for count in (1, threads):
+            numba.set_num_threads(count)
+            function(argument)
+            best = min(_timed(function, argument) for _ in range(max(repeat, 3)))
+            seconds[count] = best
+        results[name] = seconds[1] / seconds[threads]
+    numba.set_num_threads(threads)
+    print(f"\nspeed-up of {threads} threads over 1 (plain numba loops, not fastcoadd's):")
+    print(markdown_table(["loop", "speed-up"], [[k, f"{v:.2f}x"] for k, v in results.items()]))
+    return results
+
+
+def _timed(function, argument) -> float:
+    started = time.perf_counter()
+    function(argument)
+    return time.perf_counter() - started
+
+
+@functools.cache
+def _compiled_scaling_loops():
+    import numba
+
+    @numba.njit(parallel=True, cache=True)
+    def compute(seeds):
+        out = np.empty(seeds.size)
+        for i in numba.prange(seeds.size):
+            value = seeds[i]
+            for _ in range(20_000_000 // seeds.size):
+                value = value * 0.999999 + 1e-7
+            out[i] = value
+        return out
+
+    @numba.njit(parallel=True, cache=True)
+    def stream(data):
+        chunks = 64
+        step = data.size // chunks
+        partial = np.zeros(chunks, dtype=np.int64)
+        for c in numba.prange(chunks):
+            total = 0
+            for i in range(c * step, (c + 1) * step):
+                total += data[i]
+            partial[c] = total
+        return partial.sum()
+
+    return compute, stream
 
 
 @functools.cache
