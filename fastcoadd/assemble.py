@@ -530,9 +530,12 @@ class _TileReader:
         """Fill ``mask`` (int32, output bits) from the stored mask values ``stored``."""
         if self.direct_mask:
             np.copyto(mask, stored, casting="unsafe")
-            raw = mask
+            self._to_output_bits(mask, mask)
         else:
-            raw = np.ascontiguousarray(stored, dtype=stored.dtype.newbyteorder("="))
+            self._to_output_bits(np.ascontiguousarray(stored, dtype=stored.dtype.newbyteorder("=")), mask)
+
+    def _to_output_bits(self, raw: np.ndarray, mask: np.ndarray) -> None:
+        """Write the native mask values ``raw`` into ``mask`` in the output plane numbering."""
         if self.identity:
             np.bitwise_and(raw, self.declared, out=mask, casting="unsafe")
         else:
@@ -544,14 +547,9 @@ class _TileReader:
         source.read("IMAGE", tile.rows, tile.cols, out=image)
         source.read("VARIANCE", tile.rows, tile.cols, out=variance)
         if self.direct_mask:
-            source.read("MASK", tile.rows, tile.cols, out=mask)
-            raw = mask
+            self._to_output_bits(source.read("MASK", tile.rows, tile.cols, out=mask), mask)
         else:
-            raw = source.read("MASK", tile.rows, tile.cols)
-        if self.identity:
-            np.bitwise_and(raw, self.declared, out=mask, casting="unsafe")
-        else:
-            remap_mask_tile(raw, self.bit_map, mask)
+            self._to_output_bits(source.read("MASK", tile.rows, tile.cols), mask)
 
 
 class _TileView:

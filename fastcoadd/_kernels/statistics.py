@@ -198,6 +198,18 @@ def pass_variance(result: np.ndarray, variance_from_scatter: bool) -> float:
 
 
 @jit
+def next_window(result: np.ndarray, n: int, iqr: float, sigma: float) -> tuple[float, float]:
+    """Centre and half-width of a clipping pass after the first (SPEC §3.3), from the last pass's ``result``.
+
+    The previous mean with ``sigma · sqrt(max(s², 0))``; the IQR rule again when n <= 1.
+    """
+    if n <= 1:
+        return result[0], sigma * IQR_TO_SIGMA * iqr
+    scatter = result[1]
+    return result[0], sigma * math.sqrt(scatter if scatter > 0.0 else (scatter * 0.0))
+
+
+@jit
 def clip_passes(
     values: np.ndarray,
     weights: np.ndarray,
@@ -227,12 +239,7 @@ def clip_passes(
     half_width = sigma * IQR_TO_SIGMA * iqr
     for k in range(iterations):
         if k > 0:
-            center = result[0]
-            if n <= 1:
-                half_width = sigma * IQR_TO_SIGMA * iqr
-            else:
-                scatter = result[1]
-                half_width = sigma * math.sqrt(scatter if scatter > 0.0 else (scatter * 0.0))
+            center, half_width = next_window(result, n, iqr, sigma)
         kept = weighted_pass(values, weights, variances, n, value_scale, center, half_width, result)
     return kept
 
@@ -288,11 +295,6 @@ def unweighted_clip_passes(values: np.ndarray, value_scale: float, median: float
     half_width = sigma * IQR_TO_SIGMA * iqr
     for k in range(iterations):
         if k > 0:
-            center = result[0]
-            if n <= 1:
-                half_width = sigma * IQR_TO_SIGMA * iqr
-            else:
-                scatter = result[1]
-                half_width = sigma * math.sqrt(scatter if scatter > 0.0 else (scatter * 0.0))
+            center, half_width = next_window(result, n, iqr, sigma)
         kept = unweighted_pass(values, value_scale, center, half_width, result)
     return kept
