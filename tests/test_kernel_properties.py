@@ -14,7 +14,7 @@ from functools import reduce
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from reference import (
@@ -367,6 +367,9 @@ ONE_D = st.one_of(*(st.lists(v, max_size=40) for v in VALUES.values()),
 
 @FAST
 @given(ONE_D, SIGMAS, st.integers(1, 4))
+# a last pass centred far from its kept values, whose mean is close to 0: shifting the sums by the
+# centre instead of a kept value loses the mean's relative precision
+@example([0.0, 0.0, 0.0, 0.0, 1.0, 4.0, 13.0, 52.0, 52.0, 52.0, 5.183804232221367e-13], 0.5, 4)
 def test_unweighted_clipped_mean_matches_reference(values, sigma, iterations):
     values = np.array(values, dtype=np.float64)
     notes: list[str] = []

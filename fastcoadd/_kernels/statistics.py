@@ -247,12 +247,12 @@ def clip_passes(
 @jit
 def unweighted_pass(values: np.ndarray, value_scale: float, center: float, half_width: float,
                     result: np.ndarray) -> int:
-    """:func:`weighted_pass` with unit weights over a 1-D list, shifted by ``center``.
+    """:func:`weighted_pass` with unit weights over a 1-D list.
 
-    Without weights there is no zero-weight input to avoid, so the sums are shifted by
-    ``center`` (inside the kept interval) rather than by the first kept value: the loop
-    then has no branch. A constant list gives its value back exactly. ``result[4]``
-    (Σw²v) is not computed and set to NaN.
+    The sums are shifted by the first kept value, as in :func:`weighted_pass` (a shift by
+    ``center`` would lose the relative precision of a mean much closer to 0 than the
+    centre); that value is found first, so the summing loop has no branch. A constant
+    list gives its value back exactly. ``result[4]`` (Σw²v) is not computed and set to NaN.
 
     Returns
     -------
@@ -262,18 +262,25 @@ def unweighted_pass(values: np.ndarray, value_scale: float, center: float, half_
     if math.isnan(center) or math.isnan(half_width):
         finish_sums(0.0, 0.0, np.nan, 0.0, 0.0, 0.0, 0, result)
         return 0
+    n = values.shape[0]
+    shift = 0.0
+    for i in range(n):
+        x = np.float64(values[i]) * value_scale
+        if abs(x - center) <= half_width:
+            shift = x
+            break
     kept = 0
     sum_d = 0.0
     sum_d2 = 0.0
-    for i in range(values.shape[0]):
-        d = np.float64(values[i]) * value_scale - center
-        keep = abs(d) <= half_width
-        d = d if keep else 0.0
+    for i in range(n):
+        x = np.float64(values[i]) * value_scale
+        keep = abs(x - center) <= half_width
+        d = x - shift if keep else 0.0
         kept += keep
         sum_d += d
         sum_d2 += d * d
     total = float(kept)
-    finish_sums(total, total, np.nan, center, sum_d, sum_d2, kept, result)
+    finish_sums(total, total, np.nan, shift, sum_d, sum_d2, kept, result)
     return kept
 
 
